@@ -1,0 +1,88 @@
+# sluice - a real-time log and event pipeline in one C binary.
+#
+#   make            build build/sluice
+#   make test       install what is missing, build, run every test
+#                   (unit + end-to-end, plain and under ASan+UBSan)
+#   make demo       install what is missing, build, run the pipeline fed by
+#                   the built-in generators
+#   make bench      the benchmark workloads, one JSON line each
+#   make fuzz       build the libFuzzer targets and run each for FUZZ_SECONDS
+#
+# Variant builds go to their own directory: `make BUILD=build/asan
+# SANITIZE=1` is the ASan+UBSan build the tests also run.
+
+BUILD    ?= build
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+PKGS     := libmicrohttpd yaml-0.1 libzstd jansson libcurl zlib sqlite3 rdkafka
+VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+ifeq ($(SANITIZE),1)
+CFLAGS   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+LDFLAGS  += -fsanitize=address,undefined
+endif
+
+DEPS_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+DEPS_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+WARNINGS    := -Wall -Wextra -Werror -Wno-missing-field-initializers
+ALL_CFLAGS   = -std=gnu11 -D_GNU_SOURCE $(WARNINGS) -Isrc -MMD -MP -DSLUICE_VERSION='"$(VERSION)"' \
+               $(DEPS_CFLAGS) $(CFLAGS)
+
+LIB_SRC   := $(shell find src -name '*.c' ! -path src/main.c | sort)
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_SRC  := $(sort $(wildcard tests/unit/test_*.c))
+TEST_BIN  := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TOOL_SRC  := $(sort $(wildcard tests/tools/*.c))
+TOOL_BIN  := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
+
+.PHONY: all deps test unit demo bench fuzz clean check-deps docs
+
+all: $(BUILD)/sluice
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/libsluice.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/sluice: $(BUILD)/obj/src/main.o $(BUILD)/libsluice.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(DEPS_LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libsluice.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcriterion $(DEPS_LIBS)
+
+$(BUILD)/obj/tests/unit/%.o: tests/unit/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -c $< -o $@
+
+$(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(BUILD)/libsluice.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(DEPS_LIBS)
+
+unit: $(TEST_BIN) $(TOOL_BIN) $(BUILD)/sluice
+
+deps:
+	@scripts/deps.sh
+
+test: deps
+	@scripts/test.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/demo.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@bench/run.sh
+
+FUZZ_SECONDS ?= 30
+fuzz: deps
+	@scripts/fuzz.sh $(FUZZ_SECONDS)
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,17 @@
+/*
+ * cli.h - subcommands of the sluice binary. Each takes the arguments after
+ * its name (argv[0] is the subcommand) and returns the process exit status:
+ * 0 success, 1 failure, 2 usage error.
+ */
+#ifndef SL_CLI_H
+#define SL_CLI_H
+
+int sl_cli_main(int argc, char **argv);
+
+int sl_cmd_run(int argc, char **argv);
+int sl_cmd_check(int argc, char **argv);
+int sl_cmd_log(int argc, char **argv);
+int sl_cmd_gen(int argc, char **argv);
+int sl_cmd_version(int argc, char **argv);
+
+#endif
