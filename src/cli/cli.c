@@ -1,10 +1,55 @@
-/* cli.c - top-level dispatch and `sluice --help` (placeholder for bootstrap). */
+/* cli.c - `sluice` top-level dispatch and help. */
 #include "cli/cli.h"
 
 #include <stdio.h>
 #include <string.h>
 
+static const struct command {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *summary;
+} commands[] = {
+    { "run", sl_cmd_run, "run the pipeline (no -c: the embedded default)" },
+    { "check", sl_cmd_check, "validate a configuration file" },
+    { "gen", sl_cmd_gen, "generate events (logs, events) and send them" },
+    { "log", sl_cmd_log, "inspect the log: topics, tail, offsets, verify" },
+    { "version", sl_cmd_version, "print the version" },
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "sluice %s - a real-time log and event pipeline in one binary\n\n"
+            "usage: sluice COMMAND [OPTIONS]\n\ncommands:\n",
+            SLUICE_VERSION);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n`sluice COMMAND --help` describes each command.\n"
+                 "Docs: README.md and docs/ in the source tree.\n");
+}
+
 int sl_cli_main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(name, "--version"))
+        name = "version";
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(name, commands[i].name))
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "sluice: unknown command '%s'\n\n", name);
+    usage(stderr);
+    return 2;
+}
+
+int sl_cmd_version(int argc, char **argv)
 {
     (void)argc;
     (void)argv;

@@ -1,0 +1,27 @@
+/*
+ * admin.h - the admin listener on admin.listen (default 127.0.0.1:8080).
+ *
+ *   GET /health        {"status":"ok"}
+ *   GET /metrics       Prometheus text format (open unless admin.metrics_open: false)
+ *   GET /api/topics    topics, partitions with start/end offsets, groups and lag
+ *
+ * When admin.token is set every route but /health (and /metrics when
+ * metrics_open) needs "Authorization: Bearer <token>".
+ */
+#ifndef SL_ADMIN_H
+#define SL_ADMIN_H
+
+#include "core/config.h"
+#include "log/log.h"
+
+typedef struct sl_admin sl_admin;
+
+/* cfg_ref points at the live config pointer, which a reload may swap. */
+int  sl_admin_start(const sl_config *const *cfg_ref, sl_log *log, sl_admin **out);
+int  sl_admin_port(const sl_admin *a);
+void sl_admin_stop(sl_admin *a); /* NULL-safe */
+
+/* The /api/topics document, also used by `sluice log offsets --json`. */
+void sl_admin_topics_json(sl_log *log, sl_buf *out);
+
+#endif

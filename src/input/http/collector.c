@@ -1,0 +1,407 @@
+/*
+ * collector.c - the HTTP collector: requests in, records appended, answers
+ * only once the log holds them (see collector.h).
+ *
+ * Each connection has its own thread (libmicrohttpd's thread-per-connection
+ * mode), so a request simply blocks until the log reports its appends
+ * durable; with fsync: group many requests share one fsync.
+ */
+#include "input/http/collector.h"
+#include "core/alloc.h"
+#include "core/json.h"
+#include "core/logging.h"
+#include "core/metrics.h"
+#include "http/server.h"
+#include "input/http/ingest.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <zlib.h>
+
+#define TAG "collector"
+#define MAX_ERRORS_LISTED 100
+
+struct sl_collector {
+    const sl_config *const *cfg_ref; /* swapped by a SIGHUP reload */
+    sl_log *log;
+    sl_http_server *http;
+    sl_metric_family *requests, *accepted, *rejected, *bytes, *latency, *rejected_requests;
+};
+
+/* The config in force; a request keeps the one it started with. */
+static const sl_config *live_config(const sl_collector *c)
+{
+    return atomic_load((_Atomic(const sl_config *) *)c->cfg_ref);
+}
+
+/* ---- waiting for several appends ---------------------------------------- */
+
+typedef struct append_wait {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int outstanding;
+    int status;
+} append_wait;
+
+static void append_done(void *opaque, int status, const int32_t *partitions,
+                        const int64_t *offsets, size_t n)
+{
+    (void)partitions;
+    (void)offsets;
+    (void)n;
+    append_wait *w = opaque;
+    pthread_mutex_lock(&w->lock);
+    if (status < 0 && w->status == 0)
+        w->status = status;
+    if (--w->outstanding == 0)
+        pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+static void append_start(sl_collector *c, append_wait *w, const char *topic,
+                         const sl_record *records, size_t n)
+{
+    if (n == 0)
+        return;
+    pthread_mutex_lock(&w->lock);
+    w->outstanding++;
+    pthread_mutex_unlock(&w->lock);
+    int rc = sl_log_append(c->log, topic, records, n, append_done, w);
+    if (rc < 0) { /* the callback will not run */
+        pthread_mutex_lock(&w->lock);
+        w->outstanding--;
+        if (w->status == 0)
+            w->status = rc;
+        pthread_mutex_unlock(&w->lock);
+    }
+}
+
+static int append_wait_all(append_wait *w)
+{
+    pthread_mutex_lock(&w->lock);
+    while (w->outstanding > 0)
+        pthread_cond_wait(&w->cond, &w->lock);
+    int status = w->status;
+    pthread_mutex_unlock(&w->lock);
+    return status;
+}
+
+/* ---- responses ---------------------------------------------------------- */
+
+static void respond_unavailable(sl_collector *c, sl_http_response *resp, int rc)
+{
+    const sl_config *cfg = live_config(c);
+    sl_http_error(resp, 503, "the log cannot accept events now (%s); retry later",
+                  sl_strerror(rc));
+    snprintf(resp->extra_headers, sizeof resp->extra_headers, "Retry-After: %lld\r\n",
+             (long long)(cfg->collector_retry_after_s > 0 ? cfg->collector_retry_after_s : 1));
+}
+
+static void count_request(sl_collector *c, int status)
+{
+    char code[8];
+    snprintf(code, sizeof code, "%d", status);
+    sl_counter_add(sl_metric_get1(c->requests, code), 1);
+}
+
+static void count_rejected_request(sl_collector *c, const char *reason)
+{
+    sl_counter_add(sl_metric_get1(c->rejected_requests, reason), 1);
+}
+
+/* Keep a whole rejected body in _dlq (bounded by collector.max_body). */
+static int dlq_body(sl_collector *c, const char *reason, const char *error, sl_view body,
+                    const char *topic)
+{
+    sl_buf env = SL_BUF_INIT;
+    sl_dlq_envelope(&env, "collector", reason, error, topic, -1, body, sl_now_us());
+    sl_record rec = { .value = sl_buf_view(&env), .ts_us = sl_now_us(),
+                      .partition = SL_PARTITION_AUTO };
+    int rc = sl_log_append_sync(c->log, SL_DLQ_TOPIC, &rec, 1, NULL, NULL);
+    sl_buf_free(&env);
+    return rc;
+}
+
+/* ---- gzip --------------------------------------------------------------- */
+
+/* Inflate a gzip body into out, refusing to grow past max. */
+static int gunzip(sl_view in, int64_t max, sl_buf *out)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK)
+        return SL_ERR;
+    zs.next_in = (Bytef *)in.ptr;
+    zs.avail_in = (uInt)in.len;
+    int rc;
+    do {
+        if (sl_buf_try_reserve(out, 65536) < 0) {
+            inflateEnd(&zs);
+            return -ENOMEM;
+        }
+        zs.next_out = (Bytef *)out->data + out->len;
+        zs.avail_out = (uInt)(out->cap - out->len - 1);
+        size_t before = zs.avail_out;
+        rc = inflate(&zs, Z_NO_FLUSH);
+        out->len += before - zs.avail_out;
+        out->data[out->len] = '\0';
+        if ((int64_t)out->len > max) {
+            inflateEnd(&zs);
+            return SL_ERR_TOOBIG;
+        }
+    } while (rc == Z_OK);
+    inflateEnd(&zs);
+    return rc == Z_STREAM_END && zs.avail_in == 0 ? 0 : SL_ERR_PARSE;
+}
+
+/* ---- POST /api/collect --------------------------------------------------- */
+
+static void handle_collect(sl_collector *c, sl_http_request *req, sl_http_response *resp)
+{
+    const sl_config *cfg = live_config(c);
+    sl_view body = sl_buf_view(&req->body);
+    sl_buf inflated = SL_BUF_INIT, topic_name = SL_BUF_INIT;
+    sl_ingest_plan plan;
+    memset(&plan, 0, sizeof plan);
+    int64_t now = sl_now_us();
+
+    if (req->body_too_large) {
+        count_rejected_request(c, "body_too_large");
+        sl_http_error(resp, 413, "request body exceeds collector.max_body (%lld bytes)",
+                      (long long)cfg->collector_max_body);
+        goto out;
+    }
+    const char *encoding = sl_http_header(req, "Content-Encoding");
+    if (encoding && strcasecmp(encoding, "gzip") == 0) {
+        int rc = gunzip(body, cfg->collector_max_body, &inflated);
+        if (rc == SL_ERR_TOOBIG) {
+            count_rejected_request(c, "body_too_large");
+            sl_http_error(resp, 413, "decompressed body exceeds collector.max_body (%lld bytes)",
+                          (long long)cfg->collector_max_body);
+            goto out;
+        }
+        if (rc == -ENOMEM) {
+            respond_unavailable(c, resp, rc);
+            goto out;
+        }
+        if (rc < 0) {
+            count_rejected_request(c, "bad_gzip");
+            dlq_body(c, "bad_gzip", "body is not valid gzip", body, NULL);
+            sl_http_error(resp, 400, "Content-Encoding is gzip but the body is not valid gzip");
+            goto out;
+        }
+        body = sl_buf_view(&inflated);
+    }
+
+    const sl_topic_config *forced = NULL;
+    if (sl_http_query_param(req, "topic", &topic_name)) {
+        forced = sl_config_topic(cfg, topic_name.data);
+        if (!forced) {
+            count_rejected_request(c, "undeclared_topic");
+            sl_http_error(resp, 404, "topic '%s' is not declared in the configuration",
+                          topic_name.data);
+            goto out;
+        }
+    }
+
+    sl_ingest_limits limits = { .max_depth = (int)cfg->collector_max_depth,
+                                .max_events = (size_t)cfg->collector_max_events };
+    sl_ingest_plan_body(cfg, forced, body, &limits, now, &plan);
+    if (plan.status) {
+        count_rejected_request(c, plan.reason);
+        int rc = dlq_body(c, plan.reason, plan.error, body, forced ? forced->spec.name : NULL);
+        if (rc < 0) {
+            respond_unavailable(c, resp, rc);
+            goto out;
+        }
+        sl_http_error(resp, plan.status, "%s", plan.error);
+        if (plan.status == 400) { /* add the offset as a number too */
+            resp->body.len -= 2; /* drop "}\n" */
+            sl_buf_printf(&resp->body, ",\"offset\":%zu}\n", plan.error_offset);
+        }
+        goto out;
+    }
+
+    /* Group accepted records by topic, rejects into one _dlq batch. */
+    sl_record *records = sl_calloc(plan.n ? plan.n : 1, sizeof *records);
+    sl_buf *dlq_values = sl_calloc(plan.n ? plan.n : 1, sizeof *dlq_values);
+    size_t nrej = 0;
+    append_wait w = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+    for (size_t t = 0; t < cfg->ntopics; t++) {
+        const sl_topic_config *topic = &cfg->topics[t];
+        size_t n = 0, bytes = 0;
+        for (size_t i = 0; i < plan.n; i++) {
+            sl_ingest_item *it = &plan.items[i];
+            if (it->reason || it->topic != topic)
+                continue;
+            records[n++] = (sl_record){ .key = it->key, .value = it->json, .ts_us = it->ts_us,
+                                        .partition = SL_PARTITION_AUTO };
+            bytes += it->json.len;
+        }
+        append_start(c, &w, topic->spec.name, records, n);
+        if (n) {
+            sl_counter_add(sl_metric_get1(c->accepted, topic->spec.name), n);
+            sl_counter_add(sl_metric_get1(c->bytes, topic->spec.name), bytes);
+        }
+    }
+    for (size_t i = 0; i < plan.n; i++) {
+        sl_ingest_item *it = &plan.items[i];
+        if (!it->reason)
+            continue;
+        const char *tname = it->topic ? it->topic->spec.name : NULL;
+        sl_dlq_envelope(&dlq_values[nrej], "collector", it->reason, it->error, tname,
+                        (long)it->index, it->json, now);
+        records[nrej] = (sl_record){ .value = sl_buf_view(&dlq_values[nrej]), .ts_us = now,
+                                     .partition = SL_PARTITION_AUTO };
+        nrej++;
+        sl_counter_add(sl_metric_get2(c->rejected, tname ? tname : "", it->reason), 1);
+    }
+    append_start(c, &w, SL_DLQ_TOPIC, records, nrej);
+    int rc = append_wait_all(&w);
+    for (size_t i = 0; i < nrej; i++)
+        sl_buf_free(&dlq_values[i]);
+    free(dlq_values);
+    free(records);
+
+    if (rc < 0) {
+        SL_LOG_ERRNO(SL_LOG_WARN, TAG, rc, "append failed, answering 503");
+        respond_unavailable(c, resp, rc);
+        goto out;
+    }
+    resp->status = 200;
+    sl_buf_printf(&resp->body, "{\"accepted\":%zu,\"rejected\":%zu,\"errors\":[", plan.n - nrej,
+                  nrej);
+    size_t listed = 0;
+    for (size_t i = 0; i < plan.n && listed < MAX_ERRORS_LISTED; i++) {
+        sl_ingest_item *it = &plan.items[i];
+        if (!it->reason)
+            continue;
+        sl_buf_printf(&resp->body, "%s{\"index\":%zu,\"reason\":\"%s\",\"error\":",
+                      listed ? "," : "", it->index, it->reason);
+        sl_buf_append_json_string(&resp->body, it->error, strlen(it->error));
+        sl_buf_append_char(&resp->body, '}');
+        listed++;
+    }
+    sl_buf_append_str(&resp->body, "]}\n");
+
+out:
+    sl_ingest_plan_free(&plan);
+    sl_buf_free(&inflated);
+    sl_buf_free(&topic_name);
+}
+
+/* ---- routing -------------------------------------------------------------- */
+
+static int64_t collector_on_headers(void *arg, sl_http_request *req, sl_http_response *resp)
+{
+    sl_collector *c = arg;
+    const sl_config *cfg = live_config(c);
+    bool is_collect = strcmp(req->path, "/api/collect") == 0;
+    if (!is_collect)
+        return 0;
+    if (strcmp(req->method, "POST") != 0) {
+        sl_http_error(resp, 405, "use POST for /api/collect");
+        snprintf(resp->extra_headers, sizeof resp->extra_headers, "Allow: POST\r\n");
+        return 0;
+    }
+    if (!sl_http_token_ok(req, cfg->collector.token)) {
+        count_rejected_request(c, "unauthorized");
+        sl_http_error(resp, 401, "missing or wrong bearer token");
+        snprintf(resp->extra_headers, sizeof resp->extra_headers,
+                 "WWW-Authenticate: Bearer realm=\"sluice\"\r\n");
+        return 0;
+    }
+    /* Refuse an announced oversize body before reading any of it. */
+    if (req->content_length > cfg->collector_max_body) {
+        count_rejected_request(c, "body_too_large");
+        sl_http_error(resp, 413, "request body of %lld bytes exceeds collector.max_body (%lld)",
+                      (long long)req->content_length, (long long)cfg->collector_max_body);
+        return 0;
+    }
+    const char *encoding = sl_http_header(req, "Content-Encoding");
+    if (encoding && strcasecmp(encoding, "gzip") != 0 && strcasecmp(encoding, "identity") != 0) {
+        count_rejected_request(c, "unsupported_encoding");
+        sl_http_error(resp, 415, "Content-Encoding '%s' is not supported (use gzip or none)",
+                      encoding);
+        return 0;
+    }
+    return cfg->collector_max_body;
+}
+
+static void collector_on_request(void *arg, sl_http_request *req, sl_http_response *resp)
+{
+    sl_collector *c = arg;
+    if (strcmp(req->path, "/api/collect") == 0) {
+        int64_t t0 = sl_mono_us();
+        handle_collect(c, req, resp);
+        sl_histogram_observe(sl_metric_get0(c->latency), (double)(sl_mono_us() - t0) / 1e6);
+    } else if (strcmp(req->path, "/health") == 0) {
+        resp->status = 200;
+        sl_buf_append_str(&resp->body, "{\"status\":\"ok\"}\n");
+    } else {
+        sl_http_error(resp, 404, "no such endpoint: %s (the collector serves POST /api/collect "
+                                 "and GET /health)", req->path);
+    }
+    count_request(c, resp->status);
+}
+
+int sl_collector_start(const sl_config *const *cfg_ref, sl_log *log, sl_collector **out)
+{
+    const sl_config *cfg = *cfg_ref;
+    sl_collector *c = sl_calloc(1, sizeof *c);
+    c->cfg_ref = cfg_ref;
+    c->log = log;
+    c->requests = sl_metrics_family("sluice_collector_requests_total",
+                                    "HTTP requests answered by the collector, by status code.",
+                                    SL_COUNTER, "code");
+    c->accepted = sl_metrics_family("sluice_collector_events_accepted_total",
+                                    "Events appended to the log by the collector.", SL_COUNTER,
+                                    "topic");
+    c->rejected = sl_metrics_family("sluice_collector_events_rejected_total",
+                                    "Events rejected by the collector (kept in _dlq), by reason.",
+                                    SL_COUNTER, "topic,reason");
+    c->rejected_requests = sl_metrics_family(
+        "sluice_collector_requests_rejected_total",
+        "Whole requests refused by the collector, by reason.", SL_COUNTER, "reason");
+    c->bytes = sl_metrics_family("sluice_collector_event_bytes_total",
+                                 "Bytes of accepted events.", SL_COUNTER, "topic");
+    c->latency = sl_metrics_family("sluice_collector_request_seconds",
+                                   "Time from a complete request to its acknowledgement.",
+                                   SL_HISTOGRAM, "");
+    sl_http_handlers h = { .on_headers = collector_on_headers,
+                           .on_request = collector_on_request,
+                           .arg = c };
+    int rc = sl_http_server_start(TAG, cfg->collector.listen, cfg->collector.threads, &h, &c->http);
+    if (rc < 0) {
+        free(c);
+        return rc;
+    }
+    SL_INFO(TAG, "listening on %s (port %d)", cfg->collector.listen,
+            sl_http_server_port(c->http));
+    *out = c;
+    return 0;
+}
+
+int sl_collector_port(const sl_collector *c)
+{
+    return sl_http_server_port(c->http);
+}
+
+void sl_collector_quiesce(sl_collector *c)
+{
+    if (c)
+        sl_http_server_quiesce(c->http);
+}
+
+void sl_collector_stop(sl_collector *c)
+{
+    if (!c)
+        return;
+    sl_http_server_stop(c->http);
+    free(c);
+}
