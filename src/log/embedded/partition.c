@@ -458,21 +458,20 @@ int log_partition_housekeeping(embedded_log *log, log_partition *p, int64_t now_
 static void partition_refresh_locked(embedded_log *log, log_partition *p)
 {
     log_segment *s = active(p);
-    bool grew = false;
+    bool clean_end = true;
     if (s) {
         struct stat st;
         if (fstat(s->fd, &st) == 0 && st.st_size > s->size) {
             log_scan sc;
-            if (log_segment_scan(s->fd, s->size, st.st_size, s->end, 0, scan_note, s, &sc) == 0 &&
-                sc.valid_bytes > s->size) {
+            if (log_segment_scan(s->fd, s->size, st.st_size, s->end, 0, scan_note, s, &sc) == 0) {
                 s->size = sc.valid_bytes;
                 s->end = sc.next_offset;
-                grew = true;
             }
+            clean_end = s->size == st.st_size;
         }
     }
-    if (!grew) {
-        /* New segments rolled by the writer, or the first one it created. */
+    if (clean_end) {
+        /* Segments the writer rolled to since (or the first one it created). */
         int64_t *bases = NULL;
         size_t n = 0;
         if (list_bases(p->dir, &bases, &n) == 0) {
