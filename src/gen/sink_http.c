@@ -14,6 +14,10 @@
  *   408, 429, 5xx                            retry; Retry-After (seconds) honoured
  *   other 4xx (400, 401, 413, ...)           rejected: the same bytes will fail again
  *
+ * Every POST carries `Idempotency-Key: gen-<seed>-<first index>-<count>`,
+ * the same on each retry of a batch: when the collector appended a batch
+ * but died before answering, the retry is a duplicate it can recognise.
+ *
  * The handle's progress callback aborts a transfer when a second stop
  * request arrives, so a hung server cannot keep Ctrl-C waiting for the
  * request timeout.
@@ -35,7 +39,11 @@
 
 struct gen_sink {
     CURL *curl;
-    struct curl_slist *headers;
+    struct curl_slist *headers;     /* fixed headers; the key node is linked last */
+    struct curl_slist *last_header;
+    struct curl_slist key_node;     /* ours, not curl's: unlinked before freeing */
+    char key[96];
+    uint64_t seed;
     sl_buf response;
     int64_t retry_after_ms;
     char curl_error[CURL_ERROR_SIZE];
@@ -96,6 +104,8 @@ static void http_close(gen_sink *s)
         return;
     if (s->curl)
         curl_easy_cleanup(s->curl);
+    if (s->last_header)
+        s->last_header->next = NULL;
     curl_slist_free_all(s->headers);
     sl_buf_free(&s->response);
     free(s);
@@ -124,6 +134,17 @@ static int http_open(gen_sink **out, const sl_gen_options *o, char *err, size_t 
         s->headers = curl_slist_append(s->headers, h);
         free(h);
     }
+    if (!s->headers) {
+        snprintf(err, errlen, "libcurl: out of memory");
+        http_close(s);
+        return -ENOMEM;
+    }
+    for (s->last_header = s->headers; s->last_header->next;)
+        s->last_header = s->last_header->next;
+    s->key_node.data = s->key;
+    s->key_node.next = NULL;
+    s->last_header->next = &s->key_node;
+    s->seed = o->seed;
     CURL *c = s->curl;
     int64_t connect_ms = SL_MIN(o->timeout_ms, 10000);
     if (curl_easy_setopt(c, CURLOPT_URL, o->url) != CURLE_OK) {
@@ -201,6 +222,8 @@ static void http_send(gen_sink *s, gen_batch *b, gen_send_result *r)
     sl_buf_reset(&s->response);
     s->retry_after_ms = -1;
     s->curl_error[0] = '\0';
+    snprintf(s->key, sizeof s->key, "Idempotency-Key: gen-%llu-%llu-%u",
+             (unsigned long long)s->seed, (unsigned long long)b->first, b->n);
     curl_easy_setopt(s->curl, CURLOPT_POSTFIELDS, b->body.data);
     curl_easy_setopt(s->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)b->body.len);
     CURLcode rc = curl_easy_perform(s->curl);

@@ -3,8 +3,8 @@
  * seed-004 shapes checked with jansson, unique ids, every timestamp shape
  * parsed back to its instant, pacing arithmetic, command-line errors, and
  * delivery: retries against a tiny HTTP server on an ephemeral loopback
- * port (503, 503, then 200: the batch is sent three times and counted
- * once), a 4xx that is not retried, partial rejection, giving up, stop.
+ * port (503, 503, then 200: the batch is sent three times, with the same
+ * Idempotency-Key, and counted once), a 4xx that is not retried, partial rejection, giving up, stop.
  */
 #include "cli/cli.h"
 #include "core/alloc.h"
@@ -722,6 +722,7 @@ typedef struct test_server {
     int script_len;
     atomic_int requests;
     sl_buf bodies[16];
+    char keys[16][96];     /* Idempotency-Key of the first 16 requests */
     char auth[128];
     pthread_t conns[16];
     int n_conns;
@@ -742,6 +743,10 @@ static int read_request(int fd, test_server *srv, sl_buf *in)
                 if (auth && auth < hdr_end)
                     snprintf(srv->auth, sizeof srv->auth, "%.*s",
                              (int)strcspn(auth + 17, "\r"), auth + 17);
+                const char *key = strcasestr(in->data, "\r\nIdempotency-Key: ");
+                if (k < 16 && key && key < hdr_end)
+                    snprintf(srv->keys[k], sizeof srv->keys[k], "%.*s",
+                             (int)strcspn(key + 19, "\r"), key + 19);
                 if (k < 16)
                     sl_buf_append(&srv->bodies[k], in->data + hdr_len, body_len);
                 size_t used = hdr_len + body_len;
@@ -893,7 +898,9 @@ Test(gen_http, batch_retried_after_503s_is_counted_once)
     cr_assert_str_eq(srv.auth, "Bearer s3cret");
     /* the same batch, byte for byte, each time; a JSON array of 50 */
     cr_assert(srv.bodies[0].len > 0);
+    cr_assert_str_eq(srv.keys[0], "gen-77-0-50");
     for (int i = 1; i < 3; i++) {
+        cr_assert_str_eq(srv.keys[i], srv.keys[0]);
         cr_assert_eq(srv.bodies[i].len, srv.bodies[0].len);
         cr_assert(memcmp(srv.bodies[i].data, srv.bodies[0].data, srv.bodies[0].len) == 0);
     }
