@@ -710,7 +710,8 @@ static void validate(parse_ctx *ctx, sl_config *cfg)
                           SL_DLQ_TOPIC);
             ctx->nerrors++;
         }
-    if (!strcmp(cfg->collector.listen, cfg->admin.listen)) {
+    const char *port = strrchr(cfg->collector.listen, ':');
+    if (!strcmp(cfg->collector.listen, cfg->admin.listen) && !(port && !strcmp(port, ":0"))) {
         sl_buf_printf(ctx->errors, "%s: collector.listen and admin.listen must differ\n",
                       ctx->name);
         ctx->nerrors++;
