@@ -224,16 +224,22 @@ int sl_http_server_start(const char *tag, const char *listen, int threads,
         flags |= MHD_USE_THREAD_PER_CONNECTION;
     else
         flags |= MHD_USE_EPOLL;
+    /* The logger must be the first option, or MHD prints early messages itself. */
+    struct MHD_OptionItem pool[] = {
+        { threads > 0 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads > 0 ? threads : 0,
+          NULL },
+        { MHD_OPTION_END, 0, NULL },
+    };
     srv->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, access_handler, srv,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, srv->tag,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_NOTIFY_COMPLETED, request_completed, srv,
         MHD_OPTION_URI_LOG_CALLBACK, uri_logger, srv,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, srv->tag,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)2048,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(threads > 0 ? threads : 0),
+        MHD_OPTION_ARRAY, pool,
         MHD_OPTION_END);
     if (!srv->daemon) {
         SL_ERROR(tag, "cannot listen on %s (address in use or not permitted)", listen);

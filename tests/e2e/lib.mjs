@@ -173,3 +173,38 @@ export function readTopic(dataDir, topic) {
   if (r.code !== 0) throw new Error(`log tail ${topic} failed (${r.code}): ${r.stderr}`);
   return r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
 }
+
+// A free loopback port (for tests that restart sluice on the same address).
+export async function freePort() {
+  const net = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+// Run a command in the background; resolves with its exit and output.
+export function background(args) {
+  const proc = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const r = { proc, stdout: '', stderr: '' };
+  proc.stdout.on('data', (d) => (r.stdout += d));
+  proc.stderr.on('data', (d) => (r.stderr += d));
+  r.done = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  return r;
+}
+
+// A tiny deterministic PRNG for test schedules (seed printed on failure).
+export function rng(seed) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
