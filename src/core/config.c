@@ -159,6 +159,8 @@ typedef struct parse_ctx {
     yaml_document_t doc;
     sl_buf *errors;
     int nerrors;
+    bool saw_topics;   /* the document declares topics: they replace the defaults */
+    bool saw_routes;   /* likewise for collector.routes */
 } parse_ctx;
 
 static void conf_error(parse_ctx *ctx, const yaml_node_t *node, const char *fmt, ...)
@@ -628,6 +630,35 @@ static void parse_kafka(parse_ctx *ctx, sl_config *cfg, yaml_node_t *map)
     }
 }
 
+static void free_topics(sl_config *cfg)
+{
+    for (size_t i = 0; i < cfg->ntopics; i++) {
+        sl_topic_config *t = &cfg->topics[i];
+        free((char *)t->spec.name);
+        free(t->key);
+        free(t->timestamp_field);
+        for (size_t j = 0; j < t->nrequired; j++)
+            free(t->required[j].path);
+        free(t->required);
+    }
+    free(cfg->topics);
+    cfg->topics = NULL;
+    cfg->ntopics = 0;
+}
+
+static void free_routes(sl_config *cfg)
+{
+    for (size_t i = 0; i < cfg->nroutes; i++) {
+        free(cfg->routes[i].field);
+        free(cfg->routes[i].value);
+        free(cfg->routes[i].topic);
+        free(cfg->routes[i].when);
+    }
+    free(cfg->routes);
+    cfg->routes = NULL;
+    cfg->nroutes = 0;
+}
+
 static void parse_root(parse_ctx *ctx, sl_config *cfg, yaml_node_t *root)
 {
     yaml_node_t *topics = NULL, *topics_key = NULL;
@@ -643,14 +674,8 @@ static void parse_root(parse_ctx *ctx, sl_config *cfg, yaml_node_t *root)
                 yaml_node_t *ck = node_at(ctx, cp->key), *cv = node_at(ctx, cp->value);
                 const char *cname = scalar(ck) ? scalar(ck) : "";
                 if (!strcmp(cname, "routes")) {
-                    /* Routes in the file replace the defaults. */
-                    for (size_t i = 0; i < cfg->nroutes; i++) {
-                        free(cfg->routes[i].field);
-                        free(cfg->routes[i].value);
-                        free(cfg->routes[i].topic);
-                        free(cfg->routes[i].when);
-                    }
-                    cfg->nroutes = 0;
+                    ctx->saw_routes = true;
+                    free_routes(cfg); /* routes in the file replace the defaults */
                     parse_routes(ctx, cfg, cv);
                 } else if (parse_table_key(ctx, collector_keys, cfg, cname, cv))
                     unknown_key(ctx, ck, "collector", collector_keys, "routes");
@@ -671,6 +696,10 @@ static void parse_root(parse_ctx *ctx, sl_config *cfg, yaml_node_t *root)
         } else if (parse_table_key(ctx, root_keys, cfg, name, v))
             unknown_key(ctx, k, "the top level", root_keys,
                         "log, kafka, topics, collector, admin, inputs, processors, outputs");
+    }
+    if (topics) {
+        ctx->saw_topics = true;
+        free_topics(cfg);
     }
     if (topics && expect_mapping(ctx, topics, "topics"))
         FOR_EACH_PAIR(ctx, topics, pair)
@@ -718,11 +747,38 @@ static void validate(parse_ctx *ctx, sl_config *cfg)
     }
 }
 
+/* Load one YAML document into cfg (on top of what is there). */
+static int load_document(parse_ctx *ctx, sl_config *cfg, const char *yaml, size_t len)
+{
+    yaml_parser_t parser;
+    yaml_parser_initialize(&parser);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)yaml, len);
+    if (!yaml_parser_load(&parser, &ctx->doc)) {
+        sl_buf_printf(ctx->errors, "%s:%zu: YAML syntax error: %s%s%s\n", ctx->name,
+                      parser.problem_mark.line + 1, parser.problem ? parser.problem : "invalid",
+                      parser.context ? " " : "", parser.context ? parser.context : "");
+        yaml_parser_delete(&parser);
+        return -1;
+    }
+    yaml_parser_delete(&parser);
+    yaml_node_t *root = yaml_document_get_root_node(&ctx->doc);
+    if (root && !(root->type == YAML_SCALAR_NODE && root->data.scalar.length == 0)) {
+        if (expect_mapping(ctx, root, "the configuration"))
+            parse_root(ctx, cfg, root);
+    }
+    yaml_document_delete(&ctx->doc);
+    return ctx->nerrors ? -1 : 0;
+}
+
+/*
+ * A file is read on top of the embedded default: keys it leaves out keep
+ * their defaults, `topics:` replaces the default topics, and
+ * `collector.routes` the default routes (which a file declaring its own
+ * topics but no routes does not keep: they name the default topics).
+ */
 int sl_config_parse(const char *name, const char *yaml, size_t len, sl_config **out,
                     sl_buf *errors)
 {
-    parse_ctx ctx = { .name = name, .errors = errors };
-    yaml_parser_t parser;
     sl_config *cfg = sl_calloc(1, sizeof *cfg);
     cfg->path = sl_strdup(name);
     apply_defaults(root_keys, cfg);
@@ -730,35 +786,24 @@ int sl_config_parse(const char *name, const char *yaml, size_t len, sl_config **
     apply_defaults(collector_keys, cfg);
     apply_defaults(admin_keys, cfg);
 
-    yaml_parser_initialize(&parser);
-    yaml_parser_set_input_string(&parser, (const unsigned char *)yaml, len);
-    if (!yaml_parser_load(&parser, &ctx.doc)) {
-        sl_buf_printf(errors, "%s:%zu: YAML syntax error: %s%s%s\n", name,
-                      parser.problem_mark.line + 1, parser.problem ? parser.problem : "invalid",
-                      parser.context ? " " : "", parser.context ? parser.context : "");
-        yaml_parser_delete(&parser);
-        sl_config_free(cfg);
-        return SL_ERR_CONFIG;
-    }
-    yaml_parser_delete(&parser);
-
-    yaml_node_t *root = yaml_document_get_root_node(&ctx.doc);
-    if (root && !(root->type == YAML_SCALAR_NODE && root->data.scalar.length == 0)) {
-        if (expect_mapping(&ctx, root, "the configuration"))
-            parse_root(&ctx, cfg, root);
-    }
-    /* A file without collector routes keeps the default routes only if it
-       declares the default topics; otherwise events need ?topic=. */
+    bool is_default = yaml == default_yaml;
+    parse_ctx base = { .name = "<default>", .errors = errors };
+    if (!is_default && load_document(&base, cfg, default_yaml, sizeof default_yaml - 1) < 0)
+        goto fail;
+    parse_ctx ctx = { .name = name, .errors = errors };
+    if (load_document(&ctx, cfg, yaml, len) < 0)
+        goto fail;
+    if (ctx.saw_topics && !ctx.saw_routes && !is_default)
+        free_routes(cfg);
     finish_topics(cfg);
     validate(&ctx, cfg);
-    yaml_document_delete(&ctx.doc);
-
-    if (ctx.nerrors) {
-        sl_config_free(cfg);
-        return SL_ERR_CONFIG;
-    }
+    if (ctx.nerrors)
+        goto fail;
     *out = cfg;
     return 0;
+fail:
+    sl_config_free(cfg);
+    return SL_ERR_CONFIG;
 }
 
 int sl_config_load(const char *path, sl_config **out, sl_buf *errors)
@@ -799,23 +844,8 @@ void sl_config_free(sl_config *cfg)
     for (size_t i = 0; i < cfg->nkafka * 2; i++)
         free(cfg->kafka_conf[i]);
     free(cfg->kafka_conf);
-    for (size_t i = 0; i < cfg->ntopics; i++) {
-        sl_topic_config *t = &cfg->topics[i];
-        free((char *)t->spec.name);
-        free(t->key);
-        free(t->timestamp_field);
-        for (size_t j = 0; j < t->nrequired; j++)
-            free(t->required[j].path);
-        free(t->required);
-    }
-    free(cfg->topics);
-    for (size_t i = 0; i < cfg->nroutes; i++) {
-        free(cfg->routes[i].field);
-        free(cfg->routes[i].value);
-        free(cfg->routes[i].topic);
-        free(cfg->routes[i].when);
-    }
-    free(cfg->routes);
+    free_topics(cfg);
+    free_routes(cfg);
     free(cfg->collector.listen);
     free(cfg->collector.token);
     free(cfg->admin.listen);

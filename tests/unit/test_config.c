@@ -170,3 +170,22 @@ Test(config, reference_lists_every_section)
     cr_assert(strstr(out.data, "### `admin`"));
     sl_buf_free(&out);
 }
+
+Test(config, a_file_is_read_on_top_of_the_default)
+{
+    sl_config *cfg = parse_ok("# nothing but a comment\n");
+    cr_assert_not_null(sl_config_topic(cfg, "logs.raw"), "an empty file keeps the default topics");
+    cr_assert_eq(cfg->nroutes, 2, "and the default routes");
+    sl_config_free(cfg);
+
+    cfg = parse_ok("topics:\n  mine: { partitions: 2 }\n");
+    cr_assert_null(sl_config_topic(cfg, "logs.raw"), "declared topics replace the defaults");
+    cr_assert_eq(cfg->ntopics, 1);
+    cr_assert_eq(cfg->nroutes, 0, "default routes name default topics: dropped");
+    sl_config_free(cfg);
+
+    cfg = parse_ok("collector:\n  routes:\n    - { when: true, topic: alerts.realtime }\n");
+    cr_assert_eq(cfg->nroutes, 1);
+    cr_assert_not_null(sl_config_topic(cfg, "logs.raw"));
+    sl_config_free(cfg);
+}
