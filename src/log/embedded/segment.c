@@ -425,6 +425,8 @@ int log_segment_scan(int fd, int64_t pos, int64_t end, int64_t next_offset, unsi
     out->valid_bytes = pos;
     out->next_offset = next_offset;
     out->max_ts_us = INT64_MIN;
+    if (end - pos < (int64_t)r.cap)
+        r.cap = end - pos > LOG_BATCH_HEADER_SIZE ? (size_t)(end - pos) : LOG_BATCH_HEADER_SIZE;
     r.buf = sl_try_malloc(r.cap);
     if (!r.buf) {
         rc = -ENOMEM;
