@@ -1,0 +1,400 @@
+/*
+ * query.c - decode the tracking pixel's query string (see query.h).
+ *
+ * One pass over the raw query finds the parameters ('&'-separated, the first
+ * '=' splitting name from value). Each name and value is then decoded into
+ * the scratch buffer in three steps that never make it longer:
+ *
+ *   raw       e_n=%5Cuace0+%ED%95%98\uD83D\uDE00
+ *   1. %, +   e_n=\uace0 [ED 95 98]\uD83D\uDE00     %XX -> byte, '+' -> ' '
+ *   2. UTF-8  checked on what step 1 gave
+ *   3. \u     e_n=[EA B3 A0] [ED 95 98][F0 9F 98 80]  in place, left to right
+ *                 U+ACE0      U+D558    U+1F600
+ *
+ * Step 3 can only replace six or twelve ASCII bytes with a complete UTF-8
+ * character of at most four, so text valid after step 2 stays valid, and
+ * writing in place never overtakes reading.
+ *
+ * Errors are rare, so their offsets are computed only then: an offset in
+ * step 1's output is mapped back to the raw query by walking the raw text
+ * again (a valid %XX is three raw bytes for one decoded byte).
+ */
+#include "input/pixel/query.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+/* ---- errors ------------------------------------------------------------------ */
+
+/* Up to 32 bytes, printable ASCII as is, the rest as \xHH. */
+static void snippet(char *out, size_t cap, const char *p, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0, i;
+    for (i = 0; i < n && i < 32 && o + 5 < cap; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c >= 0x20 && c < 0x7f && c != '\'') {
+            out[o++] = (char)c;
+        } else {
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        }
+    }
+    if (i < n && o + 4 < cap) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = '\0';
+}
+
+__attribute__((format(printf, 4, 5)))
+static int fail(sl_query_error *err, int code, size_t offset, const char *fmt, ...)
+{
+    if (err) {
+        err->offset = offset;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->message, sizeof err->message, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+/* ---- decoding ------------------------------------------------------------------ */
+
+static int hex_value(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20;
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* Raw offset (from the part's start) of decoded offset d of step 1. */
+static size_t raw_offset(const char *raw, size_t n, size_t d)
+{
+    size_t i = 0;
+    for (size_t k = 0; k < d && i < n; k++)
+        i += raw[i] == '%' ? 3 : 1;
+    return i;
+}
+
+/* Length of the valid UTF-8 sequence at s, or 0 (RFC 3629). */
+static size_t utf8_sequence(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
+            return 0;
+        if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F))
+            return 0;
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
+            return 0;
+        if ((c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] > 0x8F))
+            return 0;
+        return 4;
+    }
+    return 0;
+}
+
+/* Offset of the first byte that is not valid UTF-8, or n. */
+static size_t utf8_check(const char *p, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)p;
+    size_t i = 0;
+    while (i < n) {
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t k = utf8_sequence(s + i, n - i);
+        if (k == 0)
+            return i;
+        i += k;
+    }
+    return n;
+}
+
+/* Four hex digits at s (n bytes available) as a code unit, or -1. */
+static long hex4(const char *s, size_t n)
+{
+    if (n < 4)
+        return -1;
+    long v = 0;
+    for (int i = 0; i < 4; i++) {
+        int h = hex_value((unsigned char)s[i]);
+        if (h < 0)
+            return -1;
+        v = v << 4 | h;
+    }
+    return v;
+}
+
+static size_t put_utf8(char *out, unsigned long cp)
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | cp >> 6);
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | cp >> 12);
+        out[1] = (char)(0x80 | (cp >> 6 & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | cp >> 18);
+    out[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+    out[2] = (char)(0x80 | (cp >> 6 & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+typedef struct decode_ctx {
+    const char *query;       /* the whole raw query, for offsets */
+    char *scratch;
+    size_t scratch_cap;
+    size_t scratch_used;
+    sl_query_error *err;
+} decode_ctx;
+
+/*
+ * Decode raw part [raw, raw + n) (a name when what is NULL, else the value
+ * of parameter `what`) into the scratch; *out views the result.
+ */
+static int decode_part(decode_ctx *c, const char *raw, size_t n, const char *what,
+                       sl_view *out)
+{
+    char label[160], bad[48];
+    size_t base = (size_t)(raw - c->query);
+    if (n > c->scratch_cap - c->scratch_used)
+        return fail(c->err, SL_ERR_TOOBIG, base,
+                    "no room to decode the query: the scratch buffer has %zu of the %zu bytes needed",
+                    c->scratch_cap - c->scratch_used, n);
+    char *dst = c->scratch + c->scratch_used;
+
+    if (what) {
+        snprintf(label, sizeof label, "parameter '%s'", what);
+    } else {
+        char shown[100];
+        snippet(shown, sizeof shown, raw, n);
+        snprintf(label, sizeof label, "parameter name '%s'", shown);
+    }
+
+    /* 1. '+' and %XX. */
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = raw[i];
+        if (ch == '+') {
+            dst[o++] = ' ';
+        } else if (ch == '%') {
+            int hi = i + 2 < n ? hex_value((unsigned char)raw[i + 1]) : -1;
+            int lo = i + 2 < n ? hex_value((unsigned char)raw[i + 2]) : -1;
+            if (hi < 0 || lo < 0) {
+                snippet(bad, sizeof bad, raw + i, SL_MIN(n - i, (size_t)3));
+                return fail(c->err, SL_ERR_PARSE, base + i,
+                            "%s at byte %zu: broken %%-escape '%s' (expected two hex digits after '%%')",
+                            label, base + i, bad);
+            }
+            dst[o++] = (char)(hi << 4 | lo);
+            i += 2;
+        } else {
+            dst[o++] = ch;
+        }
+    }
+
+    /* 2. UTF-8. */
+    size_t at = utf8_check(dst, o);
+    if (at < o) {
+        size_t r = base + raw_offset(raw, n, at);
+        snippet(bad, sizeof bad, dst + at, SL_MIN(o - at, (size_t)4));
+        return fail(c->err, SL_ERR_PARSE, r,
+                    "%s at byte %zu: not valid UTF-8 after %%-decoding (bytes '%s')", label, r, bad);
+    }
+
+    /* 3. \uXXXX, in place. */
+    char *bs = memchr(dst, '\\', o);
+    if (bs) {
+        size_t w = (size_t)(bs - dst), i = w;
+        while (i < o) {
+            if (dst[i] != '\\' || i + 1 >= o || dst[i + 1] != 'u') {
+                dst[w++] = dst[i++];
+                continue;
+            }
+            size_t r = base + raw_offset(raw, n, i);
+            long u = hex4(dst + i + 2, o - i - 2);
+            if (u < 0) {
+                snippet(bad, sizeof bad, dst + i, SL_MIN(o - i, (size_t)6));
+                return fail(c->err, SL_ERR_PARSE, r,
+                            "%s at byte %zu: invalid \\u escape '%s' (expected four hex digits)",
+                            label, r, bad);
+            }
+            unsigned long cp = (unsigned long)u;
+            size_t used = 6;
+            if (u >= 0xDC00 && u <= 0xDFFF)
+                return fail(c->err, SL_ERR_PARSE, r,
+                            "%s at byte %zu: lone low surrogate \\u%04lX (it must follow a high "
+                            "surrogate \\uD800-\\uDBFF)", label, r, (unsigned long)u);
+            if (u >= 0xD800 && u <= 0xDBFF) {
+                long lo = -1;
+                if (i + 7 < o && dst[i + 6] == '\\' && dst[i + 7] == 'u')
+                    lo = hex4(dst + i + 8, o - i - 8);
+                if (lo < 0xDC00 || lo > 0xDFFF) {
+                    if (lo < 0)
+                        return fail(c->err, SL_ERR_PARSE, r,
+                                    "%s at byte %zu: lone high surrogate \\u%04lX (it must be "
+                                    "followed by a low surrogate \\uDC00-\\uDFFF)",
+                                    label, r, (unsigned long)u);
+                    return fail(c->err, SL_ERR_PARSE, r,
+                                "%s at byte %zu: high surrogate \\u%04lX followed by \\u%04lX, "
+                                "not by a low surrogate \\uDC00-\\uDFFF",
+                                label, r, (unsigned long)u, (unsigned long)lo);
+                }
+                cp = 0x10000 + (((unsigned long)u - 0xD800) << 10) + ((unsigned long)lo - 0xDC00);
+                used = 12;
+            }
+            w += put_utf8(dst + w, cp);
+            i += used;
+        }
+        o = w;
+    }
+    *out = (sl_view){ dst, o };
+    c->scratch_used += o;
+    return 0;
+}
+
+int sl_query_parse(const char *query, size_t len, sl_query *out, char *scratch,
+                   size_t scratch_cap, sl_query_error *err)
+{
+    out->count = 0;
+    decode_ctx c = { query, scratch, scratch ? scratch_cap : 0, 0, err };
+    size_t i = 0;
+    if (len > 0 && query[0] == '?')
+        i = 1;
+    while (i < len) {
+        const char *seg = query + i;
+        const char *amp = memchr(seg, '&', len - i);
+        size_t n = amp ? (size_t)(amp - seg) : len - i;
+        size_t start = i;
+        i += n + 1;
+        if (n == 0)
+            continue;
+        const char *eq = memchr(seg, '=', n);
+        size_t klen = eq ? (size_t)(eq - seg) : n;
+        if (klen == 0)
+            continue; /* "=x": no name, skipped (see query.h) */
+        if (out->count == SL_QUERY_MAX_PARAMS)
+            return fail(err, SL_ERR_TOOBIG, start,
+                        "more than %d parameters (the next starts at byte %zu)",
+                        SL_QUERY_MAX_PARAMS, start);
+        sl_query_param *p = &out->params[out->count];
+        int rc = decode_part(&c, seg, klen, NULL, &p->key);
+        if (rc != 0)
+            return rc;
+        p->value = (sl_view){ p->key.ptr + p->key.len, 0 };
+        p->has_equals = eq != NULL;
+        p->offset = start;
+        p->shadowed = false;
+        if (eq) {
+            char name[100];
+            snippet(name, sizeof name, p->key.ptr, p->key.len);
+            rc = decode_part(&c, eq + 1, n - klen - 1, name, &p->value);
+            if (rc != 0)
+                return rc;
+        }
+        out->count++;
+    }
+    /* Last one wins: mark every earlier parameter with a repeated key. */
+    for (size_t a = 0; a < out->count; a++)
+        for (size_t b = a + 1; b < out->count; b++)
+            if (sl_view_eq(out->params[a].key, out->params[b].key)) {
+                out->params[a].shadowed = true;
+                break;
+            }
+    return 0;
+}
+
+bool sl_query_get(const sl_query *q, const char *key, sl_view *value)
+{
+    sl_view k = sl_view_of(key);
+    for (size_t i = q->count; i-- > 0;) {
+        if (sl_view_eq(q->params[i].key, k)) {
+            *value = q->params[i].value;
+            return true;
+        }
+    }
+    return false;
+}
+
+void sl_query_append_json(const sl_query *q, sl_buf *out, bool *comma)
+{
+    for (size_t i = 0; i < q->count; i++) {
+        const sl_query_param *p = &q->params[i];
+        if (p->shadowed)
+            continue;
+        if (*comma)
+            sl_buf_append_char(out, ',');
+        sl_buf_append_json_string(out, p->key.ptr, p->key.len);
+        sl_buf_append_char(out, ':');
+        sl_buf_append_json_string(out, p->value.ptr, p->value.len);
+        *comma = true;
+    }
+}
+
+void sl_query_split_target(sl_view target, sl_view *path, sl_view *query)
+{
+    size_t n = target.len;
+    const char *hash = n ? memchr(target.ptr, '#', n) : NULL;
+    if (hash)
+        n = (size_t)(hash - target.ptr);
+    const char *q = n ? memchr(target.ptr, '?', n) : NULL;
+    if (!q) {
+        *path = (sl_view){ target.ptr, n };
+        *query = SL_VIEW_NULL;
+        return;
+    }
+    *path = (sl_view){ target.ptr, (size_t)(q - target.ptr) };
+    *query = (sl_view){ q + 1, n - (size_t)(q - target.ptr) - 1 };
+}
+
+int sl_query_scenario_id(sl_view path, int64_t *id, sl_query_error *err)
+{
+    char shown[160];
+    snippet(shown, sizeof shown, path.ptr ? path.ptr : "", path.len);
+    if (path.len == 0 || path.ptr[0] != '/')
+        return fail(err, SL_ERR_PARSE, 0, "path '%s' does not start with '/'", shown);
+    if (path.len == 1)
+        return fail(err, SL_ERR_PARSE, 1, "path '/' has no scenario id (expected /{scenario_id})");
+    uint64_t v = 0;
+    for (size_t i = 1; i < path.len; i++) {
+        unsigned d = (unsigned char)path.ptr[i] - '0';
+        if (d > 9)
+            return fail(err, SL_ERR_PARSE, i,
+                        "path '%s': the scenario id must be decimal digits (byte %zu is not)",
+                        shown, i);
+        if (v > ((uint64_t)INT64_MAX - d) / 10)
+            return fail(err, SL_ERR_PARSE, i,
+                        "path '%s': the scenario id is larger than %lld", shown,
+                        (long long)INT64_MAX);
+        v = v * 10 + d;
+    }
+    if (v == 0)
+        return fail(err, SL_ERR_PARSE, 1, "path '%s': the scenario id must be positive", shown);
+    *id = (int64_t)v;
+    return 0;
+}
