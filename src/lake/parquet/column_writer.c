@@ -628,6 +628,8 @@ static int emit_page(sl_parquet_encode_ctx *ctx, sl_parquet_page_header *h, sl_p
 static void encode_plain_values(const sl_parquet_column_writer *cw, size_t v0, size_t v1, sl_buf *b)
 {
     size_t n = v1 - v0;
+    if (n == 0)
+        return; /* a page of nulls; the value arrays may not even exist */
     switch (cw->type) {
     case SL_PARQUET_BOOLEAN:
         sl_parquet_plain_encode_bools(cw->bools + v0, n, b);
