@@ -367,12 +367,81 @@ fail:
 
 /* ---- the syncer thread ---------------------------------------------------------- */
 
+typedef struct log_sync_job {
+    log_partition *p;
+    int fd;
+} log_sync_job;
+
+#define LOG_SYNC_HELPERS 3
+
+/* Take jobs of round `round` until none is left. A helper that wakes late
+   finds the ticket of a later round and takes nothing from it. */
+static void sync_jobs_run(embedded_log *log, uint64_t round)
+{
+    for (;;) {
+        uint64_t t = atomic_load(&log->job_ticket);
+        size_t n = atomic_load(&log->njobs), i = (size_t)(t & 0xFFFFFFFFu);
+        if (t >> 32 != (round & 0xFFFFFFFFu) || i >= n)
+            return;
+        if (!atomic_compare_exchange_weak(&log->job_ticket, &t, t + 1))
+            continue;
+        log_partition_sync_end(log, log->jobs[i].p, log->jobs[i].fd);
+        if (atomic_fetch_add(&log->job_done, 1) + 1 == n) {
+            pthread_mutex_lock(&log->job_lock);
+            pthread_cond_broadcast(&log->job_done_cond);
+            pthread_mutex_unlock(&log->job_lock);
+        }
+    }
+}
+
+static void *sync_helper_main(void *arg)
+{
+    embedded_log *log = arg;
+    uint64_t seen = 0;
+    pthread_mutex_lock(&log->job_lock);
+    for (;;) {
+        while (!log->helpers_stop && log->job_round == seen)
+            pthread_cond_wait(&log->job_cond, &log->job_lock);
+        if (log->helpers_stop)
+            break;
+        seen = log->job_round;
+        pthread_mutex_unlock(&log->job_lock);
+        sync_jobs_run(log, seen);
+        pthread_mutex_lock(&log->job_lock);
+    }
+    pthread_mutex_unlock(&log->job_lock);
+    return NULL;
+}
+
 static void sync_round(embedded_log *log, log_pending *batch)
 {
     pthread_mutex_lock(&log->maint_lock);
+    size_t n = 0;
     for (size_t i = 0; i < log->ntopics; i++)
-        for (int32_t k = 0; k < log->topics[i].spec.partitions; k++)
-            log_partition_sync(log, &log->topics[i].parts[k]);
+        for (int32_t k = 0; k < log->topics[i].spec.partitions; k++) {
+            log_partition *p = &log->topics[i].parts[k];
+            int fd = log_partition_sync_begin(p);
+            if (fd >= 0)
+                log->jobs[n++] = (log_sync_job){ p, fd };
+        }
+    if (n == 1 || !log->nhelpers) {
+        for (size_t i = 0; i < n; i++)
+            log_partition_sync_end(log, log->jobs[i].p, log->jobs[i].fd);
+    } else if (n > 1) {
+        pthread_mutex_lock(&log->job_lock);
+        uint64_t round = ++log->job_round;
+        atomic_store(&log->job_done, 0);
+        atomic_store(&log->njobs, n);
+        atomic_store(&log->job_ticket, (round & 0xFFFFFFFFu) << 32);
+        pthread_cond_broadcast(&log->job_cond);
+        pthread_mutex_unlock(&log->job_lock);
+        sync_jobs_run(log, round);
+        pthread_mutex_lock(&log->job_lock);
+        while (atomic_load(&log->job_done) < n)
+            pthread_cond_wait(&log->job_done_cond, &log->job_lock);
+        atomic_store(&log->njobs, 0);
+        pthread_mutex_unlock(&log->job_lock);
+    }
     pthread_mutex_unlock(&log->maint_lock);
     while (batch) {
         log_pending *next = batch->next;
@@ -602,6 +671,9 @@ int sl_log_embedded_open(const sl_log_options *opts, sl_log **out)
     pthread_mutex_init(&log->pool_lock, NULL);
     pthread_mutex_init(&log->groups_lock, NULL);
     pthread_mutex_init(&log->report_lock, NULL);
+    pthread_mutex_init(&log->job_lock, NULL);
+    pthread_cond_init(&log->job_cond, NULL);
+    pthread_cond_init(&log->job_done_cond, NULL);
     metrics_register(log);
 
     if (!log->read_only) {
@@ -678,6 +750,17 @@ int sl_log_embedded_open(const sl_log_options *opts, sl_log **out)
 
     if (!log->read_only) {
         housekeeping_all(log);
+        size_t nparts = 0;
+        for (size_t i = 0; i < log->ntopics; i++)
+            nparts += (size_t)log->topics[i].spec.partitions;
+        log->jobs = sl_calloc(nparts, sizeof *log->jobs);
+        if (log->fsync == SL_FSYNC_GROUP && nparts > 1) {
+            size_t want = nparts - 1 < LOG_SYNC_HELPERS ? nparts - 1 : LOG_SYNC_HELPERS;
+            log->helpers = sl_calloc(want, sizeof *log->helpers);
+            for (; log->nhelpers < want; log->nhelpers++)
+                if (pthread_create(&log->helpers[log->nhelpers], NULL, sync_helper_main, log))
+                    break;
+        }
         rc = pthread_create(&log->syncer, NULL, syncer_main, log);
         if (rc) {
             rc = -rc;
@@ -705,7 +788,25 @@ static void embedded_close(sl_log *base)
         pthread_cond_signal(&log->sync_cond);
         pthread_mutex_unlock(&log->sync_lock);
         pthread_join(log->syncer, NULL);
+        /* An append that raced with close may have queued after the syncer's
+           last round: its callback still fires, once. */
+        if (log->queue) {
+            log_pending *late = log->queue;
+            log->queue = NULL;
+            log->queue_tail = &log->queue;
+            sync_round(log, late);
+        }
     }
+    if (log->nhelpers) {
+        pthread_mutex_lock(&log->job_lock);
+        log->helpers_stop = true;
+        pthread_cond_broadcast(&log->job_cond);
+        pthread_mutex_unlock(&log->job_lock);
+        for (size_t i = 0; i < log->nhelpers; i++)
+            pthread_join(log->helpers[i], NULL);
+    }
+    free(log->helpers);
+    free(log->jobs);
     for (size_t i = 0; i < log->ntopics; i++) {
         log_topic *t = &log->topics[i];
         for (int32_t k = 0; t->parts && k < t->spec.partitions; k++) {
@@ -738,6 +839,9 @@ static void embedded_close(sl_log *base)
     pthread_mutex_destroy(&log->pool_lock);
     pthread_mutex_destroy(&log->groups_lock);
     pthread_mutex_destroy(&log->report_lock);
+    pthread_mutex_destroy(&log->job_lock);
+    pthread_cond_destroy(&log->job_cond);
+    pthread_cond_destroy(&log->job_done_cond);
     sl_buf_free(&log->report);
     free(log->data_dir);
     free(log->log_dir);

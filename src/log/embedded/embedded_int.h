@@ -115,6 +115,19 @@ struct embedded_log {
 
     pthread_mutex_t maint_lock; /* the syncer's fsync round vs. segment deletion */
 
+    /* fsyncs of one round run in parallel (the filesystem journal then
+       commits them together): the syncer and its helpers take jobs. */
+    struct log_sync_job *jobs;  /* one per partition */
+    _Atomic size_t njobs;
+    _Atomic uint64_t job_ticket; /* round << 32 | next job to take */
+    _Atomic size_t job_done;
+    uint64_t job_round;
+    pthread_mutex_t job_lock;
+    pthread_cond_t job_cond, job_done_cond;
+    pthread_t *helpers;
+    size_t nhelpers;
+    bool helpers_stop;
+
     pthread_mutex_t poll_lock;
     pthread_cond_t poll_cond;
     _Atomic uint64_t poll_seq;
@@ -179,9 +192,11 @@ void log_partition_publish_locked(log_partition *p, const uint8_t *batch, size_t
 int log_partition_read(embedded_log *log, log_partition *p, int64_t offset, size_t max_records,
                        size_t max_bytes, int timeout_ms, sl_fetch *f);
 void log_partition_offsets(embedded_log *log, log_partition *p, int64_t *start, int64_t *end);
-/* fdatasync the active segment if it was written since the last call
-   (without holding the lock during the fsync). Returns 0 or -errno. */
-int log_partition_sync(embedded_log *log, log_partition *p);
+/* The syncer's two steps: take the active segment's descriptor if it was
+   written since the last call (-1 if not), then fdatasync it without the
+   partition lock, marking the partition broken on failure. */
+int log_partition_sync_begin(log_partition *p);
+int log_partition_sync_end(embedded_log *log, log_partition *p, int fd);
 /* Delete segments beyond retention, roll a segment past segment_ms. Returns
    segments deleted or -errno. */
 int log_partition_housekeeping(embedded_log *log, log_partition *p, int64_t now_us);

@@ -380,17 +380,19 @@ void log_partition_publish_locked(log_partition *p, const uint8_t *batch, size_t
     pthread_cond_broadcast(&p->data_cond);
 }
 
-int log_partition_sync(embedded_log *log, log_partition *p)
+int log_partition_sync_begin(log_partition *p)
 {
     pthread_mutex_lock(&p->lock);
-    bool dirty = p->dirty && p->nsegs;
-    int fd = dirty ? active(p)->fd : -1;
+    int fd = p->dirty && p->nsegs ? active(p)->fd : -1;
     p->dirty = false;
     pthread_mutex_unlock(&p->lock);
-    if (!dirty)
-        return atomic_load(&p->broken);
-    /* The descriptor stays open: only housekeeping closes segments, and it
-       holds maint_lock, as our caller does. */
+    return fd;
+}
+
+int log_partition_sync_end(embedded_log *log, log_partition *p, int fd)
+{
+    /* fd stays open without the lock: only housekeeping closes segments,
+       and it holds maint_lock, as the syncer does for the whole round. */
     int rc = log_fsync_fd(log, fd);
     if (rc) {
         SL_LOG_ERRNO(SL_LOG_ERROR, TAG, rc, "%s: fsync failed; appends stop until the log is "
@@ -398,7 +400,7 @@ int log_partition_sync(embedded_log *log, log_partition *p)
         int zero = 0;
         atomic_compare_exchange_strong(&p->broken, &zero, rc);
     }
-    return rc ? rc : atomic_load(&p->broken);
+    return rc;
 }
 
 /* ---- retention ------------------------------------------------------------ */
