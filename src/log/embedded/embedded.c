@@ -11,7 +11,9 @@
  * so a failure in one partition leaves no trace in the others. With
  * fsync: group the call then queues its completion; the syncer wakes at
  * most every group_commit_us, fdatasyncs each partition written since its
- * last round (one fsync shared by every append in between) and fires the
+ * last round (one fsync shared by every append in between; the fsyncs of
+ * one round run in parallel on the syncer and up to three helper threads,
+ * which lets the filesystem journal commit them together) and fires the
  * queued callbacks.
  */
 #include "log/embedded/embedded_int.h"
