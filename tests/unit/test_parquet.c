@@ -609,6 +609,53 @@ Test(file, invalid_events_are_refused_whole)
     sl_parquet_writer_free(w); /* unfinished: abandoned */
 }
 
+Test(file, trusted_input_that_is_damaged_abandons_the_row)
+{
+    sl_parquet_writer_options o;
+    sl_parquet_writer_options_default(&o);
+    o.trusted_json = true;
+    sl_parquet_writer *w;
+    cr_assert_eq(sl_parquet_writer_new(&w, &o), 0);
+    cr_assert_eq(sl_parquet_writer_add_json(w, SL_VIEW_LIT("{\"a\":1,\"s\":\"x\"}"), 1), 0);
+    /* cut short, a bad literal, garbage after the object, a string that never ends */
+    const char *bad[] = { "{\"a\":2,\"new\":\"n\",\"b\":{\"c\":", "{\"a\":tru}", "{\"a\":3} {", "{\"a\":\"\\",
+                          "{\"new2\":[1,{\"x\":\"]}\"}" };
+    for (size_t i = 0; i < SL_ARRAY_LEN(bad); i++)
+        cr_assert_eq(sl_parquet_writer_add_json(w, sl_view_of(bad[i]), 2), SL_ERR_PARSE, "%s", bad[i]);
+    cr_assert_eq(sl_parquet_writer_add_json(w, SL_VIEW_LIT("{\"s\":\"y\",\"a\":4}"), 3), 0);
+    sl_buf file = SL_BUF_INIT;
+    cr_assert_eq(sl_parquet_writer_finish_buf(w, &file), 0);
+    sl_parquet_writer_free(w);
+    sl_parquet_reader *r = open_buf(&file);
+    cr_assert_eq(sl_parquet_reader_num_columns(r), 3, "columns of abandoned rows are gone");
+    sl_buf rows = rows_json(r);
+    cr_assert_str_eq(rows.data, "{\"ts\":\"1970-01-01T00:00:00.000001Z\",\"a\":1,\"s\":\"x\"}\n"
+                                "{\"ts\":\"1970-01-01T00:00:00.000003Z\",\"a\":4,\"s\":\"y\"}\n");
+    sl_buf_free(&rows);
+    sl_parquet_reader_free(r);
+    sl_buf_free(&file);
+}
+
+Test(file, numbers_at_the_edges)
+{
+    const char *events[] = {
+        "{\"n\":9223372036854775807,\"m\":-9223372036854775808,\"x\":123456789012345678}",
+        "{\"n\":-0,\"m\":0,\"x\":-123456789012345678}",
+        "{\"f\":1e400,\"g\":1E2,\"h\":-2.5e-3}",
+    };
+    sl_buf file = write_events(NULL, events, 3);
+    sl_parquet_reader *r = open_buf(&file);
+    sl_buf rows = rows_json(r);
+    cr_assert_str_eq(rows.data,
+                     "{\"ts\":\"1970-01-01T00:00:00.000000Z\",\"n\":9223372036854775807,\"m\":-9223372036854775808,\"x\":123456789012345678}\n"
+                     "{\"ts\":\"1970-01-01T00:00:00.001000Z\",\"n\":0,\"m\":0,\"x\":-123456789012345678}\n"
+                     "{\"ts\":\"1970-01-01T00:00:00.002000Z\",\"f\":\"1e400\",\"g\":100,\"h\":-0.0025}\n");
+    cr_assert_eq(sl_parquet_reader_column(r, (size_t)column_index(r, "g"))->type, SL_PARQUET_DOUBLE);
+    sl_buf_free(&rows);
+    sl_parquet_reader_free(r);
+    sl_buf_free(&file);
+}
+
 Test(file, duplicate_keys_and_escaped_keys)
 {
     const char *events[] = {

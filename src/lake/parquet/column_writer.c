@@ -310,6 +310,15 @@ void sl_parquet_column_writer_put(sl_parquet_column_writer *cw, size_t row, cons
     push_value(cw, v);
 }
 
+void sl_parquet_column_writer_unset(sl_parquet_column_writer *cw, size_t row)
+{
+    if (cw->rows != row + 1)
+        return;
+    if (cw->defs[row])
+        pop_value(cw);
+    cw->rows = row;
+}
+
 static void pad_rows(sl_parquet_column_writer *cw, size_t nrows)
 {
     if (cw->rows >= nrows)

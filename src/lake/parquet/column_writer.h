@@ -97,6 +97,9 @@ void sl_parquet_column_writer_reset(sl_parquet_column_writer *cw, sl_parquet_typ
  */
 void sl_parquet_column_writer_put(sl_parquet_column_writer *cw, size_t row, const sl_parquet_value *v);
 
+/* Remove row `row`'s level and value if it has one (it must be the last row). */
+void sl_parquet_column_writer_unset(sl_parquet_column_writer *cw, size_t row);
+
 /* Convert the values buffered so far to a wider type (sl_parquet_type_join). */
 void sl_parquet_column_writer_widen(sl_parquet_column_writer *cw, sl_parquet_type to);
 

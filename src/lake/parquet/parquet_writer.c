@@ -44,10 +44,10 @@
  */
 #include "lake/parquet/parquet_writer.h"
 #include "core/alloc.h"
-#include "core/json.h"
 #include "lake/parquet/column_reader.h"
 #include "lake/parquet/column_writer.h"
 #include "lake/parquet/metadata.h"
+#include "lake/parquet/parquet_writer_int.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -63,46 +63,6 @@
 #define DEFAULT_PAGE_BYTES      (1u << 20)
 #define DEFAULT_PAGE_ROWS       20000
 #define DEFAULT_DICT_LIMIT      (1u << 20)
-/* One value may not exceed this (it must fit a page, whose sizes are int32). */
-#define MAX_VALUE_BYTES         (256u << 20)
-
-typedef struct encoded_row_group {
-    sl_parquet_chunk *chunks; /* one per column that existed when it was encoded */
-    size_t n_chunks;
-    int64_t num_rows;
-} encoded_row_group;
-
-typedef struct kv_entry {
-    char *key;
-    sl_buf value;
-} kv_entry;
-
-struct sl_parquet_writer {
-    sl_parquet_writer_options o;
-    char *ts_column;
-    size_t ts_len;
-    sl_parquet_schema schema;         /* column order and the widest type so far */
-    sl_parquet_column_writer *cols;   /* the row group being built, parallel to schema */
-    size_t cols_cap;
-    size_t rg_rows;                   /* rows in the row group being built */
-    bool in_row;
-    bool finished;
-    uint64_t total_rows;
-    encoded_row_group *groups;
-    size_t n_groups, groups_cap;
-    uint64_t encoded_bytes;
-    sl_parquet_codec_ctx *codec_ctx;
-    sl_parquet_encode_ctx ectx;
-    kv_entry *kv;
-    size_t n_kv;
-    /* JSON flattening */
-    sl_buf name;                      /* the dotted name being built */
-    sl_buf text;                      /* a decoded string */
-    sl_buf conv;                      /* a value converted to text */
-    int32_t *pred;                    /* column of the k-th leaf of the previous event */
-    size_t pred_cap;
-    size_t leaf;
-};
 
 void sl_parquet_writer_options_default(sl_parquet_writer_options *o)
 {
@@ -284,10 +244,23 @@ int sl_parquet_writer_row_begin(sl_parquet_writer *w, int64_t ts_us)
             return rc;
     }
     w->in_row = true;
+    w->row_cols = w->schema.n;
     sl_parquet_value v = { .type = SL_PARQUET_TIMESTAMP, .is_null = ts_us == SL_PARQUET_TS_NULL };
     v.u.i64 = ts_us;
     sl_parquet_column_writer_put(&w->cols[0], w->rg_rows, &v);
     return 0;
+}
+
+void sl_parquet_writer_row_abandon(sl_parquet_writer *w)
+{
+    if (!w->in_row)
+        return;
+    for (size_t c = w->row_cols; c < w->schema.n; c++)
+        sl_parquet_column_writer_free(&w->cols[c]);
+    sl_parquet_schema_truncate(&w->schema, w->row_cols);
+    for (size_t c = 0; c < w->schema.n; c++)
+        sl_parquet_column_writer_unset(&w->cols[c], w->rg_rows);
+    w->in_row = false;
 }
 
 int sl_parquet_writer_row_end(sl_parquet_writer *w)
@@ -301,7 +274,7 @@ int sl_parquet_writer_row_end(sl_parquet_writer *w)
 }
 
 /* Put v (any type) into column idx of the current row, widening the column if needed. */
-static void put_value(sl_parquet_writer *w, int idx, const sl_parquet_value *v)
+void sl_parquet_writer_put(sl_parquet_writer *w, int idx, const sl_parquet_value *v)
 {
     sl_parquet_column_def *def = &w->schema.cols[idx];
     sl_parquet_column_writer *cw = &w->cols[idx];
@@ -324,7 +297,7 @@ static void put_value(sl_parquet_writer *w, int idx, const sl_parquet_value *v)
 }
 
 /* The column for name, created for a non-null value; -1 to drop the value. */
-static int column_for(sl_parquet_writer *w, const char *name, size_t len, const sl_parquet_value *v)
+int sl_parquet_writer_column_for(sl_parquet_writer *w, const char *name, size_t len, const sl_parquet_value *v)
 {
     int idx = sl_parquet_schema_find(&w->schema, name, len);
     if (idx < 0 && !v->is_null)
@@ -336,12 +309,12 @@ int sl_parquet_writer_set_value(sl_parquet_writer *w, sl_view name, const sl_par
 {
     if (!w->in_row)
         return w->finished ? SL_ERR_CLOSED : SL_ERR;
-    if (!v->is_null && v->type == SL_PARQUET_STRING && v->u.str.len > MAX_VALUE_BYTES)
+    if (!v->is_null && v->type == SL_PARQUET_STRING && v->u.str.len > SL_PARQUET_MAX_VALUE_BYTES)
         return SL_ERR_TOOBIG;
-    int idx = column_for(w, name.ptr ? name.ptr : "", name.len, v);
+    int idx = sl_parquet_writer_column_for(w, name.ptr ? name.ptr : "", name.len, v);
     if (idx <= 0) /* absent and null, or the ts column */
         return 0;
-    put_value(w, idx, v);
+    sl_parquet_writer_put(w, idx, v);
     return 0;
 }
 
@@ -369,127 +342,6 @@ int sl_parquet_writer_set_string(sl_parquet_writer *w, sl_view name, sl_view s)
     if (!s.ptr)
         v.u.str.ptr = "";
     return sl_parquet_writer_set_value(w, name, &v);
-}
-
-/* ---- JSON events ------------------------------------------------------- */
-
-/*
- * The column of the current leaf (name in w->name). Events of one topic
- * mostly share their shape, so the column the k-th leaf of the previous
- * event went to is tried first: one memcmp instead of a hash lookup.
- */
-static int leaf_column(sl_parquet_writer *w, const sl_parquet_value *v)
-{
-    size_t k = w->leaf++;
-    if (k >= w->pred_cap) {
-        size_t cap = w->pred_cap ? w->pred_cap * 2 : 64;
-        while (cap <= k)
-            cap *= 2;
-        w->pred = sl_realloc(w->pred, cap * sizeof *w->pred);
-        for (size_t i = w->pred_cap; i < cap; i++)
-            w->pred[i] = -1;
-        w->pred_cap = cap;
-    }
-    int guess = w->pred[k];
-    if (guess >= 0) {
-        const sl_parquet_column_def *c = &w->schema.cols[guess];
-        if (c->name_len == w->name.len && memcmp(c->name, w->name.data, w->name.len) == 0)
-            return guess;
-    }
-    int idx = column_for(w, w->name.data ? w->name.data : "", w->name.len, v);
-    if (idx >= 0)
-        w->pred[k] = idx;
-    return idx;
-}
-
-static void flatten(sl_parquet_writer *w, sl_view object, size_t prefix, bool top)
-{
-    sl_json_iter it;
-    sl_view key, value;
-    sl_json_iter_init(&it, object);
-    while (sl_json_object_next(&it, &key, &value)) {
-        w->name.len = prefix;
-        if (prefix)
-            sl_buf_append_char(&w->name, '.');
-        if (memchr(key.ptr, '\\', key.len)) {
-            /* the key view sits between its quotes, so widen it by one each side */
-            sl_json_string_decode((sl_view){ key.ptr - 1, key.len + 2 }, &w->name);
-        } else {
-            sl_buf_append(&w->name, key.ptr, key.len);
-        }
-        if (top && w->name.len == w->ts_len && memcmp(w->name.data, w->ts_column, w->ts_len) == 0)
-            continue; /* the event time has its own column */
-
-        sl_parquet_value v = { 0 };
-        switch (sl_json_type_of(value)) {
-        case SL_JSON_OBJECT:
-            flatten(w, value, w->name.len, false);
-            continue;
-        case SL_JSON_NULL:
-            v.is_null = true;
-            v.type = SL_PARQUET_STRING;
-            break;
-        case SL_JSON_TRUE:
-        case SL_JSON_FALSE:
-            v.type = SL_PARQUET_BOOLEAN;
-            v.u.b = sl_json_type_of(value) == SL_JSON_TRUE;
-            break;
-        case SL_JSON_NUMBER:
-            if (sl_json_int64(value, &v.u.i64) == 0) {
-                v.type = SL_PARQUET_INT64;
-            } else if (sl_json_double(value, &v.u.f64) == 0) {
-                v.type = SL_PARQUET_DOUBLE;
-            } else { /* beyond a double's range: keep the text */
-                v.type = SL_PARQUET_STRING;
-                v.u.str = value;
-            }
-            break;
-        case SL_JSON_STRING:
-            v.type = SL_PARQUET_STRING;
-            if (!sl_json_string_plain(value, &v.u.str)) {
-                sl_buf_reset(&w->text);
-                sl_json_string_decode(value, &w->text);
-                v.u.str = (sl_view){ w->text.data ? w->text.data : "", w->text.len };
-            }
-            break;
-        case SL_JSON_ARRAY:
-            v.type = SL_PARQUET_STRING;
-            v.u.str = value; /* its JSON text, as it arrived */
-            break;
-        default:
-            continue;
-        }
-        int idx = leaf_column(w, &v);
-        if (idx > 0)
-            put_value(w, idx, &v);
-    }
-}
-
-int sl_parquet_writer_add_json(sl_parquet_writer *w, sl_view event, int64_t ts_us)
-{
-    if (w->finished)
-        return SL_ERR_CLOSED;
-    if (!w->o.trusted_json) {
-        size_t end;
-        if (!event.ptr ||
-            sl_json_validate(event.ptr, event.len, SL_JSON_DEFAULT_MAX_DEPTH, &end, NULL) < 0 ||
-            sl_json_skip_ws(event.ptr, event.len, end) != event.len)
-            return SL_ERR_PARSE;
-    }
-    size_t start = event.ptr ? sl_json_skip_ws(event.ptr, event.len, 0) : 0;
-    sl_view obj = { event.ptr + start, event.len - start };
-    if (!event.ptr || sl_json_type_of(obj) != SL_JSON_OBJECT)
-        return SL_ERR_PARSE;
-    /* Strings are capped per value; a whole event bigger than a row group's cap would not fit either. */
-    if (event.len > MAX_VALUE_BYTES)
-        return SL_ERR_TOOBIG;
-    int rc = sl_parquet_writer_row_begin(w, ts_us);
-    if (rc < 0)
-        return rc;
-    w->leaf = 0;
-    sl_buf_reset(&w->name);
-    flatten(w, obj, 0, true);
-    return sl_parquet_writer_row_end(w);
 }
 
 /* ---- finishing --------------------------------------------------------- */

@@ -171,6 +171,16 @@ int sl_parquet_schema_add(sl_parquet_schema *s, const char *name, size_t len, sl
     return (int)col;
 }
 
+void sl_parquet_schema_truncate(sl_parquet_schema *s, size_t n)
+{
+    if (n >= s->n)
+        return;
+    for (size_t i = n; i < s->n; i++)
+        free(s->cols[i].name);
+    s->n = n;
+    index_rebuild(s, s->n_slots ? s->n_slots : 32);
+}
+
 void sl_parquet_schema_copy(sl_parquet_schema *dst, const sl_parquet_schema *src)
 {
     sl_parquet_schema_free(dst);

@@ -84,6 +84,9 @@ int sl_parquet_schema_find(const sl_parquet_schema *s, const char *name, size_t 
 /* Append a column (the name is copied); returns its index, or SL_ERR_CONFIG if it exists. */
 int sl_parquet_schema_add(sl_parquet_schema *s, const char *name, size_t len, sl_parquet_type t);
 
+/* Drop the columns from index n on. */
+void sl_parquet_schema_truncate(sl_parquet_schema *s, size_t n);
+
 /*
  * The schema as the JSON that sluice stores under the key `sluice.schema`:
  *   {"columns":[{"name":"ts","type":"timestamp"},{"name":"level","type":"string"}]}
