@@ -55,20 +55,11 @@
                      : (c) >= 'A' && (c) <= 'F' ? (c) - 'A' + 10 : -1)
 /* Bytes that end a scalar (number or literal) in validated text. */
 #define ENDS_SCALAR(c) (IS_WS(c) || (c) == ',' || (c) == '}' || (c) == ']')
-/* Bits set in a byte: baseline x86-64 has no popcnt instruction. */
-#define POPCOUNT8(c) (((c) & 1) + ((c) >> 1 & 1) + ((c) >> 2 & 1) + ((c) >> 3 & 1) + \
-                      ((c) >> 4 & 1) + ((c) >> 5 & 1) + ((c) >> 6 & 1) + ((c) >> 7 & 1))
 
 static const uint8_t ws_table[256]       = { T256(IS_WS) };
 static const uint8_t plain_table[256]    = { T256(IS_PLAIN) };
 static const int8_t  hex_table[256]      = { T256(HEXVAL) };
 static const uint8_t scalar_end[256]     = { T256(ENDS_SCALAR) };
-static const uint8_t popcount8[256]      = { T256(POPCOUNT8) };
-
-static inline unsigned popcount16(unsigned x)
-{
-    return popcount8[x & 0xff] + popcount8[x >> 8];
-}
 
 static inline bool is_digit(uint8_t c)
 {
@@ -509,90 +500,135 @@ const char *string_close(const char *p, const char *end)
     return NULL;
 }
 
+/* Where the interesting bytes of 64 bytes of text are, one bit per byte. */
+typedef struct block_masks {
+    uint64_t quote, backslash, open, close;
+} block_masks;
+
+static inline void classify64(const char *p, block_masks *m)
+{
+#ifdef JSON_SSE2
+    const __m128i quote = _mm_set1_epi8('"');
+    const __m128i bslash = _mm_set1_epi8('\\');
+    /* '[' '{' are 0x5b 0x7b and ']' '}' 0x5d 0x7d: clearing bit 5 folds each pair. */
+    const __m128i fold = _mm_set1_epi8((char)0xdf);
+    const __m128i open = _mm_set1_epi8(0x5b);
+    const __m128i close = _mm_set1_epi8(0x5d);
+    *m = (block_masks){ 0 };
+    for (int i = 0; i < 4; i++) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * i));
+        __m128i f = _mm_and_si128(v, fold);
+        int shift = 16 * i;
+        m->quote |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote)) << shift;
+        m->backslash |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, bslash)) << shift;
+        m->open |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(f, open)) << shift;
+        m->close |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(f, close)) << shift;
+    }
+#else
+    *m = (block_masks){ 0 };
+    for (int i = 0; i < 64; i++) {
+        uint64_t bit = UINT64_C(1) << i;
+        switch (p[i]) {
+        case '"': m->quote |= bit; break;
+        case '\\': m->backslash |= bit; break;
+        case '[': case '{': m->open |= bit; break;
+        case ']': case '}': m->close |= bit; break;
+        }
+    }
+#endif
+}
+
+static inline unsigned popcount64(uint64_t x)
+{
+    /* Baseline x86-64 has no popcnt instruction; this is a dozen ALU ops. */
+    x = x - ((x >> 1) & UINT64_C(0x5555555555555555));
+    x = (x & UINT64_C(0x3333333333333333)) + ((x >> 2) & UINT64_C(0x3333333333333333));
+    x = (x + (x >> 4)) & UINT64_C(0x0f0f0f0f0f0f0f0f);
+    return (unsigned)((x * UINT64_C(0x0101010101010101)) >> 56);
+}
+
+/* Bit i of the result is the XOR of bits 0..i: set from an opening quote up to its closing one. */
+static inline uint64_t prefix_xor64(uint64_t x)
+{
+    x ^= x << 1;
+    x ^= x << 2;
+    x ^= x << 4;
+    x ^= x << 8;
+    x ^= x << 16;
+    x ^= x << 32;
+    return x;
+}
+
 /*
  * From just past the opening bracket of a container, the byte after its
  * closing bracket (NULL if the view ends first). This is what lookups
  * spend their time on: sl_json_get steps over every member it does not
  * want, nested objects included.
  *
- * With SSE2 a block of 16 bytes is classified at once. Inside-string
- * positions are the prefix XOR of the quote mask (carried from the block
- * before), so brackets inside strings drop out with one AND and the depth
- * moves by popcounts; only a block that may close the container is walked
- * bit by bit. Blocks with a backslash, where a quote may be escaped, take
- * the byte-by-byte path instead; they are rare in event data.
+ * 64 bytes are classified at a time. A backslash escapes the byte after
+ * it; in validated text backslashes only occur inside strings, so walking
+ * the (rare) backslash bits in order yields the escaped bytes, and the
+ * quotes left over delimit strings: their prefix XOR, carried from the
+ * window before, marks the bytes inside strings. Brackets outside strings
+ * then move the depth by popcounts, and only a window that may close the
+ * container is walked bit by bit. The last, partial window is read as the
+ * 64 bytes that end at the view's end when they all lie at or after lo
+ * (bytes known to be readable), with the bits shifted into place, and
+ * otherwise copied into a zeroed buffer: nothing outside the view is read.
  */
-static const char *container_end(const char *p, const char *end)
+static const char *container_end(const char *lo, const char *p, const char *end)
 {
     size_t depth = 1;
-    bool in_string = false;
-#ifdef JSON_SSE2
-    const __m128i quote = _mm_set1_epi8('"');
-    const __m128i bslash = _mm_set1_epi8('\\');
-    /* '[' ']' '{' '}' are 0x5b 0x5d 0x7b 0x7d: clear bit 5, then test. */
-    const __m128i fold = _mm_set1_epi8((char)0xdf);
-    const __m128i open = _mm_set1_epi8(0x5b);
-    const __m128i close = _mm_set1_epi8(0x5d);
-#endif
+    uint64_t in_string = 0;     /* all ones while inside a string */
+    uint64_t first_escaped = 0; /* the window before ended with an escaping backslash */
+    char tail[64];
+
     while (p < end) {
-        const char *stop = end;
-#ifdef JSON_SSE2
-        while (end - p >= 16) {
-            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-            if (_mm_movemask_epi8(_mm_cmpeq_epi8(v, bslash))) {
-                stop = p + 16; /* this block byte by byte */
+        size_t n = (size_t)(end - p) < 64 ? (size_t)(end - p) : 64;
+        block_masks m;
+        if (n == 64) {
+            classify64(p, &m);
+        } else if (end - lo >= 64) {
+            classify64(end - 64, &m);
+            unsigned shift = (unsigned)(64 - n);
+            m.quote >>= shift;
+            m.backslash >>= shift;
+            m.open >>= shift;
+            m.close >>= shift;
+        } else {
+            memset(tail, 0, sizeof tail);
+            memcpy(tail, p, n);
+            classify64(tail, &m);
+        }
+
+        uint64_t escaped = first_escaped;
+        uint64_t bs = m.backslash & ~first_escaped;
+        first_escaped = 0;
+        while (bs) {
+            int i = __builtin_ctzll(bs);
+            if (i == 63) {
+                first_escaped = 1;
                 break;
             }
-            unsigned q = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote));
-            __m128i f = _mm_and_si128(v, fold);
-            unsigned o = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(f, open));
-            unsigned c = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(f, close));
-            unsigned s = q;
-            s ^= s << 1;
-            s ^= s << 2;
-            s ^= s << 4;
-            s ^= s << 8;
-            if (in_string)
-                s = ~s;
-            s &= 0xffff;
-            in_string = s >> 15;
-            o &= ~s;
-            c &= ~s;
-            if (c && (size_t)popcount16(c) >= depth) {
-                for (unsigned m = o | c; m; m &= m - 1) {
-                    int i = __builtin_ctz(m);
-                    if (o >> i & 1)
-                        depth++;
-                    else if (--depth == 0)
-                        return p + i + 1;
-                }
-            } else {
-                depth += (size_t)popcount16(o);
-                depth -= (size_t)popcount16(c);
-            }
-            p += 16;
+            escaped |= UINT64_C(2) << i;
+            bs &= ~(UINT64_C(3) << i); /* the escaped byte escapes nothing */
         }
-#endif
-        while (p < stop) {
-            char ch = *p;
-            if (in_string) {
-                if (ch == '\\') {
-                    if (end - p < 2)
-                        return NULL;
-                    p += 2;
-                    continue;
-                }
-                if (ch == '"')
-                    in_string = false;
-            } else if (ch == '"') {
-                in_string = true;
-            } else if (ch == '{' || ch == '[') {
-                depth++;
-            } else if ((ch == '}' || ch == ']') && --depth == 0) {
-                return p + 1;
+
+        uint64_t inside = prefix_xor64(m.quote & ~escaped) ^ in_string;
+        in_string = (uint64_t)0 - (inside >> 63);
+        uint64_t open = m.open & ~inside, close = m.close & ~inside;
+        if (close && popcount64(close) >= depth) {
+            for (uint64_t all = open | close; all; all &= all - 1) {
+                int i = __builtin_ctzll(all);
+                if (open >> i & 1)
+                    depth++;
+                else if (--depth == 0)
+                    return p + i + 1;
             }
-            p++;
+        } else {
+            depth = depth + popcount64(open) - popcount64(close);
         }
+        p += n;
     }
     return NULL;
 }
@@ -607,7 +643,7 @@ const char *value_end(const char *p, const char *end)
         return p ? p + 1 : NULL;
     case '{':
     case '[':
-        return container_end(p + 1, end);
+        return container_end(p, p + 1, end);
     default: {
         const uint8_t *u = (const uint8_t *)p;
         while (u < (const uint8_t *)end && !scalar_end[*u])
@@ -821,33 +857,135 @@ static bool key_eq_escaped(sl_view raw, const char *name, size_t name_len)
 bool sl_json_key_eq(sl_view raw_key, const char *name, size_t name_len)
 {
     /*
-     * Escapes only ever shrink a key, so a raw key as long as the name
-     * matches only byte for byte and without escapes, and a shorter one
-     * never matches.
+     * Escapes only ever shrink a key: a raw key as long as the name matches
+     * only byte for byte and without escapes, a shorter one never does, and
+     * a longer one must be decoded as it is compared (which also gives up
+     * at the first differing byte, so non-matching keys cost little).
      */
     if (raw_key.len == name_len)
         return memcmp(raw_key.ptr, name, name_len) == 0 &&
                !memchr(raw_key.ptr, '\\', raw_key.len);
-    if (raw_key.len < name_len || !memchr(raw_key.ptr, '\\', raw_key.len))
+    if (raw_key.len < name_len)
         return false;
     return key_eq_escaped(raw_key, name, name_len);
 }
 
+/*
+ * Lookups step over every member of an object, and most members are two
+ * short strings. Finding each closing quote with its own 16-byte load puts
+ * a load, a compare and a bit scan in a row per string, each waiting for
+ * the one before. A window instead classifies 64 bytes at once (four
+ * independent loads) into a mask of quotes and backslashes, and the
+ * strings inside it are then found with shifts and bit scans on a register.
+ */
+typedef struct quote_window {
+    const char *base;
+    uint64_t mask; /* bit i: base[i] is '"' or '\' */
+    size_t len;    /* bytes covered, at most 64 */
+} quote_window;
+
+static inline void quote_window_fill(quote_window *w, const char *p, const char *end)
+{
+    w->base = p;
+    w->len = end - p < 64 ? (size_t)(end - p) : 64;
+#ifdef JSON_SSE2
+    if (w->len == 64) {
+        const __m128i quote = _mm_set1_epi8('"');
+        const __m128i bslash = _mm_set1_epi8('\\');
+        uint64_t m = 0;
+        for (int i = 0; i < 4; i++) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * i));
+            uint64_t b = (uint64_t)(unsigned)_mm_movemask_epi8(
+                _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
+            m |= b << (16 * i);
+        }
+        w->mask = m;
+        return;
+    }
+#endif
+    uint64_t m = 0;
+    for (size_t i = 0; i < w->len; i++)
+        if (p[i] == '"' || p[i] == '\\')
+            m |= UINT64_C(1) << i;
+    w->mask = m;
+}
+
+/* The first quote or backslash at or after p (p never moves backwards). */
+static inline const char *quote_window_next(quote_window *w, const char *p, const char *end)
+{
+    for (;;) {
+        size_t off = (size_t)(p - w->base);
+        if (off < w->len) {
+            uint64_t m = w->mask >> off;
+            if (m)
+                return p + __builtin_ctzll(m);
+            if ((size_t)(end - w->base) <= w->len)
+                return NULL;
+            p = w->base + w->len;
+        }
+        if (p >= end)
+            return NULL;
+        quote_window_fill(w, p, end);
+    }
+}
+
+/* From just past an opening quote, the closing quote (NULL if cut short). */
+static inline const char *quote_window_close(quote_window *w, const char *p, const char *end)
+{
+    for (;;) {
+        const char *q = quote_window_next(w, p, end);
+        if (!q || *q == '"')
+            return q;
+        if (end - q < 2)
+            return NULL;
+        p = q + 2; /* an escape: its second byte is never the closing quote */
+    }
+}
+
 static bool get_n(sl_view object, const char *key, size_t key_len, sl_view *value)
 {
-    if (sl_json_type_of(object) != SL_JSON_OBJECT)
+    if (!object.ptr)
         return false;
-    sl_json_iter it;
-    sl_view k, v;
+    const char *end = object.ptr + object.len;
+    const char *p = ws_c(object.ptr, end);
+    if (p >= end || *p != '{')
+        return false;
+    p++;
+    quote_window w;
+    quote_window_fill(&w, p, end);
     bool found = false;
-    sl_json_iter_init(&it, object);
     /* No early exit: with duplicate keys the last one wins, as in jansson. */
-    while (sl_json_object_next(&it, &k, &v)) {
-        if (sl_json_key_eq(k, key, key_len)) {
+    for (;;) {
+        p = ws_c(p, end);
+        if (p < end && *p == ',')
+            p = ws_c(p + 1, end);
+        if (p >= end || *p != '"')
+            break;
+        const char *k = p + 1;
+        const char *q = quote_window_close(&w, k, end);
+        if (!q)
+            break;
+        p = ws_c(q + 1, end);
+        if (p >= end || *p != ':')
+            break;
+        p = ws_c(p + 1, end);
+        if (p >= end)
+            break;
+        const char *v;
+        if (*p == '"') {
+            v = quote_window_close(&w, p + 1, end);
+            v = v ? v + 1 : NULL;
+        } else {
+            v = value_end(p, end);
+        }
+        if (!v)
+            break;
+        if (sl_json_key_eq((sl_view){ k, (size_t)(q - k) }, key, key_len)) {
             if (value)
-                *value = v;
+                *value = (sl_view){ p, (size_t)(v - p) };
             found = true;
         }
+        p = v;
     }
     return found;
 }

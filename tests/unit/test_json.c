@@ -395,6 +395,45 @@ Test(json, iteration_over_nested_containers_with_escapes_and_brackets_in_strings
     }
 }
 
+Test(json, lookups_with_escapes_and_brackets_at_every_window_phase)
+{
+    /*
+     * Lookups classify 64 bytes at a time. Sliding a nested value with
+     * escaped quotes, runs of backslashes and brackets inside strings over
+     * 150 offsets puts each of them on, before and after every window edge
+     * (an escaping backslash as the last byte of a window included).
+     */
+    for (int pad = 0; pad < 150; pad++) {
+        sl_buf b = SL_BUF_INIT, inner = SL_BUF_INIT;
+        sl_buf_append_str(&inner, "{\"s\":\"");
+        for (int i = 0; i < pad; i++)
+            sl_buf_append_char(&inner, (char)('a' + i % 26));
+        sl_buf_append_str(&inner, "\\\"]}\\\\\\\\\\\"{[\",\"t\":[1,{\"u\":\"\\\\\"},\"\\\"\"],"
+                                  "\"v\":\"}}}\\\\\"}");
+        sl_buf_printf(&b, "{\"a\":%s,\"k\\\"q\":{\"x\":[]},\"b\":2}", inner.data);
+        cr_assert_eq(expect_valid(b.data, b.len), b.len, "pad %d", pad);
+        sl_view v;
+        cr_assert(sl_json_get(sl_buf_view(&b), "a", &v), "pad %d", pad);
+        cr_assert(sl_view_eq(v, sl_buf_view(&inner)), "pad %d: <%.*s>", pad, (int)v.len, v.ptr);
+        cr_assert(sl_json_get(sl_buf_view(&b), "b", &v), "pad %d", pad);
+        cr_assert(sl_view_eq_str(v, "2"), "pad %d", pad);
+        cr_assert(sl_json_get(sl_buf_view(&b), "k\"q", &v), "pad %d", pad);
+        cr_assert(sl_view_eq_str(v, "{\"x\":[]}"), "pad %d", pad);
+        cr_assert(sl_json_get_path(sl_buf_view(&b), "a.v", &v), "pad %d", pad);
+        cr_assert(sl_view_eq_str(v, "\"}}}\\\\\""), "pad %d", pad);
+        /* The iterator's walk over the same object sees the same members. */
+        sl_json_iter it;
+        sl_view k;
+        int members = 0;
+        sl_json_iter_init(&it, sl_buf_view(&b));
+        while (sl_json_object_next(&it, &k, &v))
+            members++;
+        cr_assert_eq(members, 3, "pad %d", pad);
+        sl_buf_free(&b);
+        sl_buf_free(&inner);
+    }
+}
+
 Test(json, duplicate_keys_last_one_wins)
 {
     sl_view v;
