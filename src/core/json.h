@@ -49,6 +49,7 @@ typedef struct sl_json_error {
  * On success returns 0 and sets *end to the offset just past the value
  * (trailing whitespace not consumed). On failure returns SL_ERR_PARSE and
  * fills *err (may be NULL).
+ * max_depth <= 0 means SL_JSON_DEFAULT_MAX_DEPTH; it is capped at 4096.
  */
 int sl_json_validate(const char *text, size_t len, int max_depth, size_t *end,
                      sl_json_error *err);
