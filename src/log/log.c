@@ -44,7 +44,15 @@ int sl_log_append(sl_log *log, const char *topic, const sl_record *records, size
 {
     if (!log || !topic || (n && !records) || !cb)
         return -EINVAL;
-    return log->ops->append(log, topic, records, n, cb, opaque);
+    return log->ops->append(log, topic, records, n, SL_VIEW_NULL, cb, opaque);
+}
+
+int sl_log_append_idempotent(sl_log *log, const char *topic, const sl_record *records, size_t n,
+                             sl_view idempotency_key, sl_append_cb cb, void *opaque)
+{
+    if (!log || !topic || (n && !records) || !cb)
+        return -EINVAL;
+    return log->ops->append(log, topic, records, n, idempotency_key, cb, opaque);
 }
 
 /* sl_log_append_sync waits on this until the callback has run. */

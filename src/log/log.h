@@ -104,6 +104,19 @@ int sl_log_append(sl_log *log, const char *topic, const sl_record *records, size
                   sl_append_cb cb, void *opaque);
 
 /*
+ * sl_log_append with an idempotency key (1 to 255 bytes) chosen by the
+ * sender, the same on every retry of one request. The key is stored with
+ * each batch the call writes; a later call with the same key and the same
+ * number of records for a partition is not written again, and its callback
+ * reports the offsets of the original. Keyless records follow the key's
+ * murmur2 partition, so a retry lands where the original did. The embedded
+ * log remembers the keys of its active segments and the last 65,536 keyed
+ * batches per partition, across restarts.
+ */
+int sl_log_append_idempotent(sl_log *log, const char *topic, const sl_record *records, size_t n,
+                             sl_view idempotency_key, sl_append_cb cb, void *opaque);
+
+/*
  * The blocking form: returns 0 once every record is durable. partitions and
  * offsets may be NULL, or point to n entries that receive where each record
  * landed.

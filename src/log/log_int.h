@@ -20,7 +20,7 @@ typedef struct sl_log_ops {
     const char *name;
     void (*close)(sl_log *log);
     int (*append)(sl_log *log, const char *topic, const sl_record *records, size_t n,
-                  sl_append_cb cb, void *opaque);
+                  sl_view idempotency_key, sl_append_cb cb, void *opaque);
     int (*read)(sl_log *log, const char *topic, int32_t partition, int64_t offset,
                 size_t max_records, size_t max_bytes, int timeout_ms, sl_fetch *f);
     int (*offsets)(sl_log *log, const char *topic, int32_t partition, int64_t *start,

@@ -33,7 +33,7 @@ static void check_round_trip(bool compress)
     ZSTD_CCtx *cctx = compress ? ZSTD_createCCtx() : NULL;
     ZSTD_DCtx *dctx = ZSTD_createDCtx();
     sl_buf_append(&b, "junk", 4); /* a batch need not start at 0 */
-    int64_t len = log_batch_encode(&b, recs, idx, 5, cctx, &scratch);
+    int64_t len = log_batch_encode(&b, recs, idx, 5, SL_VIEW_NULL, cctx, &scratch);
     cr_assert_gt(len, LOG_BATCH_HEADER_SIZE);
     cr_assert_eq((size_t)len + 4, b.len);
     uint8_t *batch = (uint8_t *)b.data + 4;
@@ -101,7 +101,7 @@ Test(segment, header_rejects)
 {
     fill_records();
     sl_buf b = SL_BUF_INIT;
-    int64_t len = log_batch_encode(&b, recs, idx, 2, NULL, NULL);
+    int64_t len = log_batch_encode(&b, recs, idx, 2, SL_VIEW_NULL, NULL, NULL);
     log_batch_header h;
     cr_assert_eq(log_batch_header_parse((uint8_t *)b.data, 47, &h), LOG_BATCH_TORN);
     b.data[12] = 'X';
@@ -135,7 +135,7 @@ static int segment_file(int64_t *sizes)
     sl_buf b = SL_BUF_INIT;
     for (int i = 0; i < 3; i++) {
         size_t at = b.len;
-        int64_t len = log_batch_encode(&b, recs, idx + i, 2, NULL, NULL);
+        int64_t len = log_batch_encode(&b, recs, idx + i, 2, SL_VIEW_NULL, NULL, NULL);
         log_batch_set_base_offset(b.data + at, 10 + 2 * i);
         sizes[i] = len;
     }

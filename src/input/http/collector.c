@@ -64,14 +64,14 @@ static void append_done(void *opaque, int status, const int32_t *partitions,
 }
 
 static void append_start(sl_collector *c, append_wait *w, const char *topic,
-                         const sl_record *records, size_t n)
+                         const sl_record *records, size_t n, sl_view idem_key)
 {
     if (n == 0)
         return;
     pthread_mutex_lock(&w->lock);
     w->outstanding++;
     pthread_mutex_unlock(&w->lock);
-    int rc = sl_log_append(c->log, topic, records, n, append_done, w);
+    int rc = sl_log_append_idempotent(c->log, topic, records, n, idem_key, append_done, w);
     if (rc < 0) { /* the callback will not run */
         pthread_mutex_lock(&w->lock);
         w->outstanding--;
@@ -116,13 +116,15 @@ static void count_rejected_request(sl_collector *c, const char *reason)
 
 /* Keep a whole rejected body in _dlq (bounded by collector.max_body). */
 static int dlq_body(sl_collector *c, const char *reason, const char *error, sl_view body,
-                    const char *topic)
+                    const char *topic, sl_view idem_key)
 {
     sl_buf env = SL_BUF_INIT;
     sl_dlq_envelope(&env, "collector", reason, error, topic, -1, body, sl_now_us());
     sl_record rec = { .value = sl_buf_view(&env), .ts_us = sl_now_us(),
                       .partition = SL_PARTITION_AUTO };
-    int rc = sl_log_append_sync(c->log, SL_DLQ_TOPIC, &rec, 1, NULL, NULL);
+    append_wait w = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+    append_start(c, &w, SL_DLQ_TOPIC, &rec, 1, idem_key);
+    int rc = append_wait_all(&w);
     sl_buf_free(&env);
     return rc;
 }
@@ -169,6 +171,10 @@ static void handle_collect(sl_collector *c, sl_http_request *req, sl_http_respon
     sl_ingest_plan plan;
     memset(&plan, 0, sizeof plan);
     int64_t now = sl_now_us();
+    /* A retry of an unanswered request carries the same key: the log
+       answers it with the original offsets instead of storing it twice. */
+    const char *idem = sl_http_header(req, "Idempotency-Key");
+    sl_view idem_key = sl_view_of(idem);
 
     if (req->body_too_large) {
         count_rejected_request(c, "body_too_large");
@@ -191,7 +197,7 @@ static void handle_collect(sl_collector *c, sl_http_request *req, sl_http_respon
         }
         if (rc < 0) {
             count_rejected_request(c, "bad_gzip");
-            dlq_body(c, "bad_gzip", "body is not valid gzip", body, NULL);
+            dlq_body(c, "bad_gzip", "body is not valid gzip", body, NULL, idem_key);
             sl_http_error(resp, 400, "Content-Encoding is gzip but the body is not valid gzip");
             goto out;
         }
@@ -214,7 +220,8 @@ static void handle_collect(sl_collector *c, sl_http_request *req, sl_http_respon
     sl_ingest_plan_body(cfg, forced, body, &limits, now, &plan);
     if (plan.status) {
         count_rejected_request(c, plan.reason);
-        int rc = dlq_body(c, plan.reason, plan.error, body, forced ? forced->spec.name : NULL);
+        int rc = dlq_body(c, plan.reason, plan.error, body, forced ? forced->spec.name : NULL,
+                          idem_key);
         if (rc < 0) {
             respond_unavailable(c, resp, rc);
             goto out;
@@ -243,7 +250,7 @@ static void handle_collect(sl_collector *c, sl_http_request *req, sl_http_respon
                                         .partition = SL_PARTITION_AUTO };
             bytes += it->json.len;
         }
-        append_start(c, &w, topic->spec.name, records, n);
+        append_start(c, &w, topic->spec.name, records, n, idem_key);
         if (n) {
             sl_counter_add(sl_metric_get1(c->accepted, topic->spec.name), n);
             sl_counter_add(sl_metric_get1(c->bytes, topic->spec.name), bytes);
@@ -261,7 +268,7 @@ static void handle_collect(sl_collector *c, sl_http_request *req, sl_http_respon
         nrej++;
         sl_counter_add(sl_metric_get2(c->rejected, tname ? tname : "", it->reason), 1);
     }
-    append_start(c, &w, SL_DLQ_TOPIC, records, nrej);
+    append_start(c, &w, SL_DLQ_TOPIC, records, nrej, idem_key);
     int rc = append_wait_all(&w);
     for (size_t i = 0; i < nrej; i++)
         sl_buf_free(&dlq_values[i]);
@@ -321,6 +328,12 @@ static int64_t collector_on_headers(void *arg, sl_http_request *req, sl_http_res
         count_rejected_request(c, "body_too_large");
         sl_http_error(resp, 413, "request body of %lld bytes exceeds collector.max_body (%lld)",
                       (long long)req->content_length, (long long)cfg->collector_max_body);
+        return 0;
+    }
+    const char *idem = sl_http_header(req, "Idempotency-Key");
+    if (idem && (!*idem || strlen(idem) > 255)) {
+        count_rejected_request(c, "bad_idempotency_key");
+        sl_http_error(resp, 400, "Idempotency-Key must be 1 to 255 bytes");
         return 0;
     }
     const char *encoding = sl_http_header(req, "Content-Encoding");

@@ -193,7 +193,7 @@ static void complete(embedded_log *log, log_pending *pd, int status)
 }
 
 static int embedded_append(sl_log *base, const char *topic, const sl_record *records, size_t n,
-                           sl_append_cb cb, void *opaque)
+                           sl_view idem_key, sl_append_cb cb, void *opaque)
 {
     embedded_log *log = (embedded_log *)base;
     sl_buf enc = SL_BUF_INIT, scratch = SL_BUF_INIT;
@@ -219,7 +219,10 @@ static int embedded_append(sl_log *base, const char *topic, const sl_record *rec
     /* One allocation: the pending record and every per-call array. */
     uint32_t nparts = (uint32_t)t->spec.partitions;
     size_t ntouch_max = n < nparts ? n : nparts;
-    size_t sz = sizeof *pd + n * sizeof(int64_t) + ntouch_max * sizeof(touched) +
+    if (idem_key.len > LOG_PRODUCER_KEY_MAX)
+        return SL_ERR_TOOBIG;
+    size_t sz = sizeof *pd + n * sizeof(int64_t) + ntouch_max * sizeof(int64_t) +
+                ntouch_max * sizeof(touched) +
                 ntouch_max * sizeof(log_partition *) + n * sizeof(int32_t) +
                 n * sizeof(uint32_t) + ((size_t)nparts + 1) * sizeof(uint32_t);
     pd = sl_try_malloc(sz);
@@ -228,6 +231,8 @@ static int embedded_append(sl_log *base, const char *topic, const sl_record *rec
     char *mem = (char *)(pd + 1);
     pd->offsets = (int64_t *)mem;
     mem += n * sizeof(int64_t);
+    int64_t *dup_base = (int64_t *)mem; /* per touched partition: -1, or the retried batch */
+    mem += ntouch_max * sizeof(int64_t);
     touched *tv = (touched *)mem;
     mem += ntouch_max * sizeof(touched);
     pd->touched = (log_partition **)mem;
@@ -256,8 +261,12 @@ static int embedded_append(sl_log *base, const char *topic, const sl_record *rec
                 part = sl_murmur2_partition(records[i].key.ptr, records[i].key.len,
                                             (int32_t)nparts);
             } else {
+                /* A retry must land where the original did: with an
+                   idempotency key the keyless partition follows the key. */
                 if (keyless < 0)
-                    keyless = (int32_t)(atomic_fetch_add(&t->rr, 1) % nparts);
+                    keyless = idem_key.len ? sl_murmur2_partition(idem_key.ptr, idem_key.len,
+                                                                  (int32_t)nparts)
+                                           : (int32_t)(atomic_fetch_add(&t->rr, 1) % nparts);
                 part = keyless;
             }
         } else if (part < 0 || (uint32_t)part >= nparts) {
@@ -288,8 +297,8 @@ static int embedded_append(sl_log *base, const char *topic, const sl_record *rec
     }
     for (size_t k = 0; k < pd->ntouched; k++) {
         tv[k].start = enc.len;
-        int64_t len = log_batch_encode(&enc, records, idx + tv[k].first, tv[k].count, cctx,
-                                       &scratch);
+        int64_t len = log_batch_encode(&enc, records, idx + tv[k].first, tv[k].count, idem_key,
+                                       cctx, &scratch);
         if (len < 0) {
             rc = (int)len;
             goto fail;
@@ -301,8 +310,21 @@ static int embedded_append(sl_log *base, const char *topic, const sl_record *rec
     /* Write under the locks of every touched partition, in ascending order. */
     for (; nlocked < pd->ntouched; nlocked++)
         pthread_mutex_lock(&tv[nlocked].p->lock);
+    /* A batch this key already wrote (a retry) is not written again. */
+    for (size_t k = 0; k < pd->ntouched; k++) {
+        int64_t b;
+        uint32_t cnt;
+        dup_base[k] = -1;
+        if (idem_key.len && log_producers_find(&tv[k].p->producers, idem_key, &b, &cnt) &&
+            cnt == tv[k].count) {
+            dup_base[k] = b;
+            pd->bytes -= (int64_t)tv[k].len;
+        }
+    }
     for (; nwritten < pd->ntouched; nwritten++) {
         log_partition *p = tv[nwritten].p;
+        if (dup_base[nwritten] >= 0)
+            continue;
         rc = log_partition_prepare_locked(log, p, (int64_t)tv[nwritten].len);
         if (rc == 0)
             rc = log_partition_write_locked(log, p, (uint8_t *)enc.data + tv[nwritten].start,
@@ -311,13 +333,20 @@ static int embedded_append(sl_log *base, const char *topic, const sl_record *rec
             goto fail;
     }
     int status = 0;
+    size_t retried = 0;
     for (size_t k = 0; k < pd->ntouched; k++) {
         log_partition *p = tv[k].p;
-        int64_t base_offset = p->end;
-        log_partition_publish_locked(p, (uint8_t *)enc.data + tv[k].start, tv[k].len);
+        int64_t base_offset = dup_base[k];
+        if (base_offset >= 0) {
+            retried += tv[k].count;
+        } else {
+            base_offset = p->end;
+            log_partition_publish_locked(p, (uint8_t *)enc.data + tv[k].start, tv[k].len);
+            log_producers_insert(&p->producers, idem_key, base_offset, tv[k].count);
+        }
         for (uint32_t j = 0; j < tv[k].count; j++)
             pd->offsets[idx[tv[k].first + j]] = base_offset + j;
-        if (log->fsync == SL_FSYNC_ALWAYS) {
+        if (log->fsync == SL_FSYNC_ALWAYS && dup_base[k] < 0) {
             int err = log_fsync_fd(log, p->segs[p->nsegs - 1]->fd);
             if (err) {
                 SL_LOG_ERRNO(SL_LOG_ERROR, TAG, err, "%s: fsync failed; appends stop until "
@@ -333,8 +362,10 @@ static int embedded_append(sl_log *base, const char *topic, const sl_record *rec
     nlocked = 0;
     log_notify(log);
 
-    sl_counter_add(t->m_records, n);
+    sl_counter_add(t->m_records, n - retried);
     sl_counter_add(t->m_bytes, (uint64_t)pd->bytes);
+    if (retried)
+        sl_counter_add(log->m_retried, retried);
     if (cctx)
         cctx_put(log, cctx);
     sl_buf_free(&enc);
@@ -536,6 +567,10 @@ static void metrics_register(embedded_log *log)
     log->m_fsync = sl_metric_get0(f);
     log->m_pending = sl_metric_get0(sl_metrics_family(
         "sluice_log_pending_bytes", "Appended bytes waiting for the group fsync.", SL_GAUGE, ""));
+    log->m_retried = sl_metric_get0(sl_metrics_family(
+        "sluice_log_idempotent_retries_total",
+        "Records of retried appends (same idempotency key) answered from the log instead of "
+        "written again.", SL_COUNTER, ""));
     log->f_recovered = sl_metrics_family(
         "sluice_log_recovered_bytes_dropped_total",
         "Bytes of torn or corrupt batches truncated by recovery at open.", SL_COUNTER,

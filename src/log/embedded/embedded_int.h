@@ -21,6 +21,7 @@
 #include "core/metrics.h"
 #include "log/embedded/embedded.h"
 #include "log/embedded/index.h"
+#include "log/embedded/producers.h"
 #include "log/embedded/segment.h"
 #include "log/log_int.h"
 
@@ -65,6 +66,7 @@ typedef struct log_partition {
     int64_t written_len;      /* bytes written by write_locked, not yet published */
     _Atomic int broken;             /* -errno after a failed fsync or rollback:
                                  appends fail until the log is reopened */
+    log_producers producers;  /* recent idempotency keys (writable opens only) */
     sl_metric *m_start, *m_end;
 } log_partition;
 
@@ -148,6 +150,7 @@ struct embedded_log {
 
     sl_metric *m_fsync, *m_pending;
     sl_metric_family *f_recovered, *f_start, *f_end, *f_lag;
+    sl_metric *m_retried;
 };
 
 /* ---- embedded.c ---------------------------------------------------------- */

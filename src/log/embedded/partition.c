@@ -94,12 +94,19 @@ static int list_bases(const char *dir, int64_t **out, size_t *n)
     return 0;
 }
 
+typedef struct scan_ctx {
+    log_segment *s;
+    log_partition *p; /* NULL: do not collect idempotency keys */
+} scan_ctx;
+
 static int scan_note(void *arg, const log_batch_header *h, int64_t pos, const uint8_t *batch)
 {
-    (void)batch;
-    log_segment *s = arg;
-    log_index_note_batch(&s->index, s->base, h, pos);
-    s->last_batch_base = h->base_offset;
+    scan_ctx *c = arg;
+    log_index_note_batch(&c->s->index, c->s->base, h, pos);
+    c->s->last_batch_base = h->base_offset;
+    sl_view key;
+    if (c->p && log_batch_producer_key(batch, h, &key))
+        log_producers_insert(&c->p->producers, key, h->base_offset, h->record_count);
     return 0;
 }
 
@@ -114,7 +121,9 @@ static int segment_recover(embedded_log *log, log_partition *p, log_segment *s,
     log_scan sc;
     log_index_free(&s->index);
     s->size = 0;
-    int rc = log_segment_scan(s->fd, 0, file_size, s->base, 0, scan_note, s, &sc);
+    /* The last segment's keys are what a retry after a crash is checked against. */
+    scan_ctx ctx = { .s = s, .p = last && !log->read_only ? p : NULL };
+    int rc = log_segment_scan(s->fd, 0, file_size, s->base, 0, scan_note, &ctx, &sc);
     if (rc)
         return rc;
     s->size = sc.valid_bytes;
@@ -274,6 +283,7 @@ void log_partition_close(embedded_log *log, log_partition *p)
     }
     for (size_t i = 0; i < p->nsegs; i++)
         segment_free(p->segs[i]);
+    log_producers_free(&p->producers);
     free(p->segs);
     free(p->dir);
     free(p->label);
@@ -465,7 +475,8 @@ static void partition_refresh_locked(embedded_log *log, log_partition *p)
         struct stat st;
         if (fstat(s->fd, &st) == 0 && st.st_size > s->size) {
             log_scan sc;
-            if (log_segment_scan(s->fd, s->size, st.st_size, s->end, 0, scan_note, s, &sc) == 0) {
+            scan_ctx ctx = { .s = s };
+            if (log_segment_scan(s->fd, s->size, st.st_size, s->end, 0, scan_note, &ctx, &sc) == 0) {
                 s->size = sc.valid_bytes;
                 s->end = sc.next_offset;
             }

@@ -49,6 +49,16 @@
  *   +-------------+------------+---------+-------------+-----------+
  *   ts_delta = ts_us - first_ts_us; key_len = -1 for a keyless record.
  *   The offset of record i is base_offset + i.
+ *
+ * With attrs & 2 (LOG_BATCH_ATTR_PRODUCER) the batch carries the
+ * idempotency key of the append that wrote it, between the header and the
+ * records section (inside the CRC; producers.h says why):
+ *
+ *   48      49            49 + klen
+ *   +-------+-------------+---------------------- -
+ *   | klen  | key bytes   | records section ...
+ *   | u8    | klen <= 255 |
+ *   +-------+-------------+---------------------- -
  */
 #include "log/embedded/segment.h"
 
@@ -186,18 +196,26 @@ void log_records_encode(sl_buf *b, const sl_record *records, const uint32_t *idx
 }
 
 int64_t log_batch_encode(sl_buf *b, const sl_record *records, const uint32_t *idx, size_t n,
-                         ZSTD_CCtx *cctx, sl_buf *scratch)
+                         sl_view producer_key, ZSTD_CCtx *cctx, sl_buf *scratch)
 {
     size_t start = b->len;
     int64_t first_ts, max_ts;
     uint16_t attrs = 0;
     size_t records_size;
 
+    if (producer_key.len > LOG_PRODUCER_KEY_MAX)
+        return SL_ERR_TOOBIG;
     sl_buf_reserve(b, LOG_BATCH_HEADER_SIZE);
     b->len += LOG_BATCH_HEADER_SIZE;
+    if (producer_key.len) {
+        attrs |= LOG_BATCH_ATTR_PRODUCER;
+        sl_buf_append_char(b, (char)producer_key.len);
+        sl_buf_append(b, producer_key.ptr, producer_key.len);
+    }
+    size_t body = b->len - start;
     if (!cctx) {
         log_records_encode(b, records, idx, n, &first_ts, &max_ts);
-        records_size = b->len - start - LOG_BATCH_HEADER_SIZE;
+        records_size = b->len - start - body;
     } else {
         sl_buf_reset(scratch);
         log_records_encode(scratch, records, idx, n, &first_ts, &max_ts);
@@ -265,6 +283,27 @@ log_batch_status log_batch_header_parse(const uint8_t *p, size_t avail, log_batc
     return LOG_BATCH_OK;
 }
 
+/* Where the records section starts; 0 when the producer key overruns the batch. */
+static size_t batch_body_offset(const uint8_t *batch, const log_batch_header *h)
+{
+    if (!(h->attributes & LOG_BATCH_ATTR_PRODUCER))
+        return LOG_BATCH_HEADER_SIZE;
+    if (h->length < LOG_BATCH_HEADER_SIZE + 1)
+        return 0;
+    size_t off = LOG_BATCH_HEADER_SIZE + 1 + batch[LOG_BATCH_HEADER_SIZE];
+    return off <= h->length ? off : 0;
+}
+
+bool log_batch_producer_key(const uint8_t *batch, const log_batch_header *h, sl_view *key)
+{
+    size_t off = batch_body_offset(batch, h);
+    if (!(h->attributes & LOG_BATCH_ATTR_PRODUCER) || off == 0)
+        return false;
+    key->ptr = (const char *)batch + LOG_BATCH_HEADER_SIZE + 1;
+    key->len = off - LOG_BATCH_HEADER_SIZE - 1;
+    return key->len > 0;
+}
+
 log_batch_status log_batch_check_crc(const uint8_t *batch, const log_batch_header *h)
 {
     uint32_t crc = sl_crc32c(0, batch + CRC_START, h->length - CRC_START);
@@ -274,11 +313,12 @@ log_batch_status log_batch_check_crc(const uint8_t *batch, const log_batch_heade
 log_batch_status log_batch_records(const uint8_t *batch, const log_batch_header *h,
                                    ZSTD_DCtx *dctx, sl_buf *out, const uint8_t **records)
 {
-    const uint8_t *stored = batch + LOG_BATCH_HEADER_SIZE;
-    size_t stored_len = h->length - LOG_BATCH_HEADER_SIZE;
-    if (h->record_count == 0 || h->records_size > LOG_BATCH_MAX_BYTES ||
-        (h->attributes & ~LOG_BATCH_ATTR_ZSTD))
+    size_t body = batch_body_offset(batch, h);
+    if (body == 0 || h->record_count == 0 || h->records_size > LOG_BATCH_MAX_BYTES ||
+        (h->attributes & ~(LOG_BATCH_ATTR_ZSTD | LOG_BATCH_ATTR_PRODUCER)))
         return LOG_BATCH_BAD_RECORDS;
+    const uint8_t *stored = batch + body;
+    size_t stored_len = h->length - body;
     if (!(h->attributes & LOG_BATCH_ATTR_ZSTD)) {
         if (stored_len != h->records_size)
             return LOG_BATCH_BAD_RECORDS;

@@ -22,6 +22,8 @@
 #define LOG_BATCH_MAGIC       0x4C53u /* "SL" */
 #define LOG_BATCH_VERSION     1
 #define LOG_BATCH_ATTR_ZSTD   0x0001u
+#define LOG_BATCH_ATTR_PRODUCER 0x0002u /* an idempotency key precedes the records */
+#define LOG_PRODUCER_KEY_MAX  255
 /* No batch is larger (appends beyond it get SL_ERR_TOOBIG): bounds what a
    reader allocates for a length field it has not checked yet. */
 #define LOG_BATCH_MAX_BYTES   (64u << 20)
@@ -64,11 +66,13 @@ void log_records_encode(sl_buf *b, const sl_record *records, const uint32_t *idx
  * zstd-compressed when cctx is not NULL (scratch then holds the plain
  * records; both buffers are the caller's). The base offset is left 0:
  * the appender patches it with log_batch_set_base_offset under the
- * partition lock, which is why it lies outside the CRC. Returns the
+ * partition lock, which is why it lies outside the CRC. A non-empty
+ * producer_key (at most LOG_PRODUCER_KEY_MAX bytes) is stored between the
+ * header and the records, inside the CRC. Returns the
  * batch length, or SL_ERR_TOOBIG / SL_ERR if compression failed.
  */
 int64_t log_batch_encode(sl_buf *b, const sl_record *records, const uint32_t *idx, size_t n,
-                         ZSTD_CCtx *cctx, sl_buf *scratch);
+                         sl_view producer_key, ZSTD_CCtx *cctx, sl_buf *scratch);
 
 void log_batch_set_base_offset(void *batch, int64_t base_offset);
 
@@ -77,6 +81,9 @@ void log_batch_set_base_offset(void *batch, int64_t base_offset);
 /* Parse and bound-check the header at p (avail bytes there). TORN when
    avail < 48; the body is not looked at. */
 log_batch_status log_batch_header_parse(const uint8_t *p, size_t avail, log_batch_header *h);
+
+/* The idempotency key of a checked batch, if it has one (a view into batch). */
+bool log_batch_producer_key(const uint8_t *batch, const log_batch_header *h, sl_view *key);
 
 /* Check the CRC of a whole batch (h->length bytes at batch). */
 log_batch_status log_batch_check_crc(const uint8_t *batch, const log_batch_header *h);
