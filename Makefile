@@ -14,7 +14,7 @@
 BUILD    ?= build
 CC       ?= cc
 CFLAGS   ?= -O2 -g
-PKGS     := libmicrohttpd yaml-0.1 libzstd jansson libcurl zlib sqlite3 rdkafka
+PKGS     := libmicrohttpd yaml-0.1 libzstd jansson libcurl zlib sqlite3 rdkafka snappy
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 ifeq ($(SANITIZE),1)
@@ -24,8 +24,11 @@ endif
 
 DEPS_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 DEPS_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+# Tests also link PCRE2: Fluentd's nginx regex checks the hand-written parser.
+TEST_LIBS   := -lcriterion -lpcre2-8
 WARNINGS    := -Wall -Wextra -Werror -Wno-missing-field-initializers
 ALL_CFLAGS   = -std=gnu11 -D_GNU_SOURCE $(WARNINGS) -Isrc -MMD -MP -DSLUICE_VERSION='"$(VERSION)"' \
+               -DSL_HAVE_SNAPPY \
                $(DEPS_CFLAGS) $(CFLAGS)
 
 LIB_SRC   := $(shell find src -name '*.c' ! -path src/main.c | sort)
@@ -41,7 +44,7 @@ all: $(BUILD)/sluice
 
 Q := $(if $(V),,@)
 
-$(BUILD)/obj/%.o: %.c
+$(BUILD)/obj/%.o: %.c Makefile
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
@@ -56,11 +59,11 @@ $(BUILD)/sluice: $(BUILD)/obj/src/main.o $(BUILD)/libsluice.a
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libsluice.a
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcriterion $(DEPS_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(DEPS_LIBS)
 
-$(BUILD)/obj/tests/unit/%.o: tests/unit/%.c
+$(BUILD)/obj/tests/unit/%.o: tests/unit/%.c Makefile
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) -DSL_HAVE_PCRE2 -Itests/unit -c $< -o $@
 
 $(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(BUILD)/libsluice.a
 	@mkdir -p $(dir $@)

@@ -24,7 +24,7 @@ case "$SECS" in ''|*[!0-9]*) echo "usage: scripts/fuzz.sh SECONDS_PER_TARGET" >&
 CC=${FUZZ_CC:-clang}
 OUT=build/fuzz
 JOBS=${JOBS:-$(nproc)}
-PKGS="libmicrohttpd yaml-0.1 libzstd jansson libcurl zlib sqlite3 rdkafka"
+PKGS="libmicrohttpd yaml-0.1 libzstd jansson libcurl zlib sqlite3 rdkafka snappy"
 VERSION=$(cat VERSION 2>/dev/null || echo 0.0.0)
 
 command -v "$CC" >/dev/null || { echo "fuzz: $CC not found (apt-get install clang)" >&2; exit 1; }
@@ -32,7 +32,7 @@ DEPS_CFLAGS=$(pkg-config --cflags $PKGS 2>/dev/null) || { echo "fuzz: pkg-config
 DEPS_LIBS="$(pkg-config --libs $PKGS) -lpthread -lm"
 
 # UB is made fatal so that libFuzzer sees it as a crash.
-COMMON="-std=gnu11 -g -O1 -D_GNU_SOURCE -Isrc -DSLUICE_VERSION=\"$VERSION\" $DEPS_CFLAGS \
+COMMON="-std=gnu11 -g -O1 -D_GNU_SOURCE -Isrc -DSL_HAVE_SNAPPY -DSLUICE_VERSION=\"$VERSION\" $DEPS_CFLAGS \
  -fno-omit-frame-pointer -fno-sanitize-recover=undefined -Wall -Wextra -Wno-missing-field-initializers"
 LIB_FLAGS="-fsanitize=fuzzer-no-link,address,undefined"
 TARGET_FLAGS="-fsanitize=fuzzer,address,undefined"
