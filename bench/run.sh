@@ -55,6 +55,9 @@ topics:
   events.activity: { partitions: 3, key: user_id }
 collector:
   listen: 127.0.0.1:$CPORT
+  routes:
+    - { when: 'has(level)', topic: logs.raw }
+    - { when: 'has(event_type)', topic: events.activity }
 admin:
   listen: 127.0.0.1:$APORT
 YAML
@@ -67,7 +70,7 @@ YAML
     "http://127.0.0.1:$CPORT/api/collect" >"$WORK/wrk.out" 2>&1
   T1=$(cpu_ticks "$PID")
   RSS=$(peak_rss_kb "$PID")
-  ACCEPTED=$(curl -fsS "http://127.0.0.1:$APORT/metrics" | awk '/^sluice_collector_events_accepted_total\{topic="logs.raw"\}/ {print $2}')
+  ACCEPTED=$(curl -fsS "http://127.0.0.1:$APORT/metrics" | grep -F 'sluice_collector_events_accepted_total{topic="logs.raw"}' | awk '{print $2}')
   stop_sluice
   WRK=$(grep '^WRK_JSON' "$WORK/wrk.out" | sed 's/^WRK_JSON //')
   TICK=$(getconf CLK_TCK)
