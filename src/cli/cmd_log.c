@@ -9,6 +9,7 @@
  *   verify    check every batch, offset and index entry (exit 1 on problems)
  */
 #include "cli/cli.h"
+#include "core/config.h"
 
 #include "core/buf.h"
 #include "core/timestamp.h"
@@ -29,11 +30,11 @@
 static void log_usage(FILE *out)
 {
     fprintf(out,
-            "usage: sluice log topics  [--data DIR]\n"
+            "usage: sluice log topics  [--data DIR | -c FILE]\n"
             "       sluice log tail TOPIC [-f] [--from-beginning] [--partition P] [-n N] [--meta]\n"
-            "                             [--data DIR]\n"
-            "       sluice log offsets [--data DIR]\n"
-            "       sluice log verify  [--data DIR]\n\n"
+            "                             [--data DIR | -c FILE]\n"
+            "       sluice log offsets [--data DIR | -c FILE]\n"
+            "       sluice log verify  [--data DIR | -c FILE]\n\n"
             "Inspects the embedded log in DIR/log (default " DEFAULT_DATA_DIR "), read-only:\n"
             "safe while `sluice run` writes the same directory.\n\n"
             "  topics    topics with their partitions and record counts\n"
@@ -77,20 +78,30 @@ static void simple_usage(FILE *out, const char *sub)
     for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
         if (strcmp(subs[i].name, sub) == 0)
             fprintf(out, "%s\n\n", subs[i].what);
-    fprintf(out, "  -d, --data DIR   the data directory (the log is DIR/log)\n");
+    fprintf(out, "  -d, --data DIR   the data directory (the log is DIR/log)\n"
+                 "  -c, --config F   take the data directory from configuration file F\n");
 }
 
-/*
- * Where the data directory is. -c FILE is accepted by the parser but not
- * wired to the config module yet: this is the one place to change.
- */
+/* Where the data directory is: --data DIR wins; else the data_dir of -c
+   FILE; else the default. */
 static int resolve_data_dir(const char *data, const char *config, const char **out)
 {
-    if (config) {
-        fprintf(stderr, "sluice log: -c is not supported here yet; use --data DIR\n");
-        return 2;
+    static char from_config[4096];
+    if (data || !config) {
+        *out = data ? data : DEFAULT_DATA_DIR;
+        return 0;
     }
-    *out = data ? data : DEFAULT_DATA_DIR;
+    sl_buf errors = SL_BUF_INIT;
+    sl_config *cfg = NULL;
+    if (sl_config_load(config, &cfg, &errors) < 0) {
+        fputs(errors.data ? errors.data : "invalid configuration\n", stderr);
+        sl_buf_free(&errors);
+        return 1;
+    }
+    snprintf(from_config, sizeof from_config, "%s", cfg->data_dir);
+    sl_config_free(cfg);
+    sl_buf_free(&errors);
+    *out = from_config;
     return 0;
 }
 

@@ -46,6 +46,10 @@ struct hook {
 };
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Held for reading while a render runs the hooks, for writing while one is
+   removed: once sl_metrics_remove_hook returns, its hook is not running and
+   will not run again, so its owner may free what the hook reads. */
+static pthread_rwlock_t hooks_running = PTHREAD_RWLOCK_INITIALIZER;
 static sl_metric_family *families, **families_tail = &families;
 static struct hook *hooks;
 
@@ -206,6 +210,7 @@ void sl_metrics_on_scrape(sl_metrics_hook fn, void *arg)
 
 void sl_metrics_remove_hook(sl_metrics_hook fn, void *arg)
 {
+    pthread_rwlock_wrlock(&hooks_running);
     pthread_mutex_lock(&registry_lock);
     for (struct hook **p = &hooks; *p; p = &(*p)->next)
         if ((*p)->fn == fn && (*p)->arg == arg) {
@@ -215,6 +220,7 @@ void sl_metrics_remove_hook(sl_metrics_hook fn, void *arg)
             break;
         }
     pthread_mutex_unlock(&registry_lock);
+    pthread_rwlock_unlock(&hooks_running);
 }
 
 /* Label values are escaped as the exposition format requires. */
@@ -259,7 +265,8 @@ static void render_double(sl_buf *out, double v)
 
 void sl_metrics_render(sl_buf *out)
 {
-    /* Hooks may create series, so they run before the lock is taken. */
+    /* Hooks may create series, so they run outside the registry lock. */
+    pthread_rwlock_rdlock(&hooks_running);
     pthread_mutex_lock(&registry_lock);
     size_t nhooks = 0;
     for (struct hook *h = hooks; h; h = h->next)
@@ -271,6 +278,7 @@ void sl_metrics_render(sl_buf *out)
     pthread_mutex_unlock(&registry_lock);
     for (size_t i = 0; i < nhooks; i++)
         copy[i].fn(copy[i].arg);
+    pthread_rwlock_unlock(&hooks_running);
     free(copy);
 
     static const char *type_names[] = { "counter", "gauge", "histogram" };
