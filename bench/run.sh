@@ -11,7 +11,8 @@ BIN=$PWD/build/sluice
 SECS=${BENCH_SECONDS:-10}
 ONLY=${BENCH_ONLY:-}
 WORK=$(mktemp -d -t sluice-bench.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
+PID=
+trap '[ -n "$PID" ] && kill -TERM "$PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
 
 want() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
 say() { echo "bench: $*" >&2; }
@@ -34,6 +35,7 @@ start_sluice() { # config file -> sets PID
   "$BIN" run -c "$1" >"$WORK/sluice.log" 2>&1 &
   PID=$!
   for _ in $(seq 1 200); do
+    kill -0 "$PID" 2>/dev/null || break
     curl -fsS "http://127.0.0.1:$CPORT/health" >/dev/null 2>&1 && return 0
     sleep 0.05
   done
@@ -41,7 +43,7 @@ start_sluice() { # config file -> sets PID
   return 1
 }
 
-stop_sluice() { kill -TERM "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; }
+stop_sluice() { kill -TERM "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; PID=; }
 
 if want W1; then
   say "W1: HTTP collector, batches of 100 seed-004 log events, keep-alive, fsync: group (${SECS}s)"

@@ -20,10 +20,11 @@ cleanup() { kill -TERM "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || tr
 trap cleanup EXIT
 
 for _ in $(seq 1 100); do
-  curl -fsS http://127.0.0.1:8081/health >/dev/null 2>&1 && break
   if ! kill -0 "$PID" 2>/dev/null; then
-    echo "sluice did not start:"; cat "$LOGFILE"; exit 1
+    echo "sluice did not start (is another program on 127.0.0.1:8080 or :8081?):"
+    cat "$LOGFILE"; exit 1
   fi
+  grep -q 'running (config' "$LOGFILE" && curl -fsS http://127.0.0.1:8081/health >/dev/null 2>&1 && break
   sleep 0.1
 done
 
