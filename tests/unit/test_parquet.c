@@ -919,6 +919,30 @@ Test(file, double_statistics_follow_the_zero_rule)
     cr_assert_eq(st.min.u.f64, 0.0);
     cr_assert(signbit(st.min.u.f64), "a zero min is -0.0");
     cr_assert_eq(st.max.u.f64, 0.5);
+    cr_assert(st.has_nan_count);
+    cr_assert_eq(st.nan_count, 0);
+    sl_parquet_reader_free(r);
+    sl_buf_free(&file);
+
+    /* NaN (only through the typed API: JSON has none) is counted, not a min or max. */
+    sl_parquet_writer *w;
+    cr_assert_eq(sl_parquet_writer_new(&w, NULL), 0);
+    double ds[] = { NAN, 2.0, NAN, -1.0 };
+    for (int i = 0; i < 4; i++) {
+        sl_parquet_writer_row_begin(w, i);
+        sl_parquet_writer_set_double(w, SL_VIEW_LIT("d"), ds[i]);
+        sl_parquet_writer_row_end(w);
+    }
+    cr_assert_eq(sl_parquet_writer_finish_buf(w, &file), 0);
+    sl_parquet_writer_free(w);
+    r = open_buf(&file);
+    cr_assert_eq(sl_parquet_reader_column_stats(r, 0, 1, &st), 0);
+    cr_assert_eq(st.nan_count, 2);
+    cr_assert_eq(st.min.u.f64, -1.0);
+    cr_assert_eq(st.max.u.f64, 2.0);
+    sl_buf rows = rows_json(r);
+    cr_assert(strstr(rows.data, "\"d\":null") != NULL, "NaN prints as null in JSON");
+    sl_buf_free(&rows);
     sl_parquet_reader_free(r);
     sl_buf_free(&file);
 }

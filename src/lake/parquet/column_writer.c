@@ -185,7 +185,7 @@ static uint32_t dict_intern(sl_parquet_column_writer *cw, const char *p, size_t 
             break;
         uint32_t e = s - 1;
         if (cw->dict_hash[e] == h && cw->dict_off[e + 1] - cw->dict_off[e] == n &&
-            memcmp(cw->dict_bytes.data + cw->dict_off[e], p, n) == 0)
+            sl_parquet_bytes_eq(cw->dict_bytes.data + cw->dict_off[e], p, n))
             return e;
         i = (i + 1) & mask;
     }
@@ -435,6 +435,7 @@ void sl_parquet_column_writer_widen(sl_parquet_column_writer *cw, sl_parquet_typ
 
 typedef struct stats_acc {
     bool any;
+    int64_t nans;
     int64_t imin, imax;
     double dmin, dmax;
     sl_view smin, smax;
@@ -444,8 +445,10 @@ static void acc_value(stats_acc *a, const sl_parquet_value *v)
 {
     switch (v->type) {
     case SL_PARQUET_DOUBLE:
-        if (isnan(v->u.f64))
+        if (isnan(v->u.f64)) {
+            a->nans++;
             return;
+        }
         if (!a->any || v->u.f64 < a->dmin)
             a->dmin = v->u.f64;
         if (!a->any || v->u.f64 > a->dmax)
@@ -484,6 +487,7 @@ static void acc_value(stats_acc *a, const sl_parquet_value *v)
 
 static void acc_merge(stats_acc *into, const stats_acc *page, sl_parquet_type t)
 {
+    into->nans += page->nans;
     if (!page->any)
         return;
     sl_parquet_value v = { .type = t };
@@ -763,6 +767,8 @@ int sl_parquet_column_writer_encode(sl_parquet_column_writer *cw, size_t nrows,
                                           .has_statistics = true };
             h2.statistics.has_null_count = true;
             h2.statistics.null_count = (int64_t)((r1 - r0) - (v1 - v0));
+            h2.statistics.has_nan_count = cw->type == SL_PARQUET_DOUBLE;
+            h2.statistics.nan_count = acc.nans;
             bool mine, maxe;
             if (acc_encode(&acc, cw->type, &pmin, &pmax, &mine, &maxe)) {
                 h2.statistics.has_min = h2.statistics.has_max = true;
@@ -816,6 +822,8 @@ int sl_parquet_column_writer_encode(sl_parquet_column_writer *cw, size_t nrows,
                                          .has_statistics = true };
             h.statistics.has_null_count = true;
             h.statistics.null_count = (int64_t)((r1 - r0) - (v1 - v0));
+            h.statistics.has_nan_count = cw->type == SL_PARQUET_DOUBLE;
+            h.statistics.nan_count = acc.nans;
             bool mine, maxe;
             if (acc_encode(&acc, cw->type, &pmin, &pmax, &mine, &maxe)) {
                 h.statistics.has_min = h.statistics.has_max = true;
@@ -833,6 +841,7 @@ int sl_parquet_column_writer_encode(sl_parquet_column_writer *cw, size_t nrows,
     }
 
 stats:
+    out->nan_count = chunk_acc.nans;
     if (rc == 0)
         out->has_min_max = acc_encode(&chunk_acc, cw->type, &out->min, &out->max, &out->min_exact,
                                       &out->max_exact);

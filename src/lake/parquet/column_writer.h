@@ -41,6 +41,7 @@ typedef struct sl_parquet_chunk {
     int32_t n_data_pages;
     bool has_min_max;
     bool min_exact, max_exact;
+    int64_t nan_count;        /* double columns */
     sl_buf min, max;          /* PLAIN-encoded statistics (no length prefix for strings) */
 } sl_parquet_chunk;
 

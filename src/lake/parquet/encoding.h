@@ -80,6 +80,35 @@ static inline uint64_t sl_parquet_get_le64(const uint8_t *p)
 /* PLAIN booleans: values[0..n) as 0/1 bytes, packed LSB first. */
 void sl_parquet_plain_encode_bools(const uint8_t *values, size_t n, sl_buf *out);
 
+/* Equality of two n-byte strings, without a call for the short keys and values events carry. */
+static inline bool sl_parquet_bytes_eq(const void *a, const void *b, size_t n)
+{
+    const uint8_t *x = a, *y = b;
+    if (n >= 8 && n <= 16) {
+        uint64_t a0, b0, a1, b1;
+        memcpy(&a0, x, 8);
+        memcpy(&b0, y, 8);
+        memcpy(&a1, x + n - 8, 8);
+        memcpy(&b1, y + n - 8, 8);
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
+    if (n >= 4 && n < 8) {
+        uint32_t a0, b0, a1, b1;
+        memcpy(&a0, x, 4);
+        memcpy(&b0, y, 4);
+        memcpy(&a1, x + n - 4, 4);
+        memcpy(&b1, y + n - 4, 4);
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
+    if (n < 4) {
+        for (size_t i = 0; i < n; i++)
+            if (x[i] != y[i])
+                return false;
+        return true;
+    }
+    return memcmp(a, b, n) == 0;
+}
+
 /* A fast 64-bit hash of bytes (for the dictionary; not cryptographic). */
 uint64_t sl_parquet_hash_bytes(const void *p, size_t n);
 

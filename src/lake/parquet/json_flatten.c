@@ -26,6 +26,7 @@
  */
 #include "core/alloc.h"
 #include "core/json.h"
+#include "lake/parquet/encoding.h"
 #include "lake/parquet/parquet_writer_int.h"
 
 #define WALK_MAX_DEPTH SL_JSON_DEFAULT_MAX_DEPTH
@@ -56,7 +57,7 @@ static int leaf_column(sl_parquet_writer *w, const sl_parquet_value *v)
     int guess = w->pred[k];
     if (guess >= 0 && (size_t)guess < w->schema.n) {
         const sl_parquet_column_def *c = &w->schema.cols[guess];
-        if (c->name_len == w->name.len && memcmp(c->name, w->name.data, w->name.len) == 0)
+        if (c->name_len == w->name.len && sl_parquet_bytes_eq(c->name, w->name.data, w->name.len))
             return guess;
     }
     int idx = sl_parquet_writer_column_for(w, w->name.data ? w->name.data : "", w->name.len, v);
@@ -234,11 +235,15 @@ static const char *walk_object(walk *k, const char *p, size_t prefix, bool top)
         const char *q = string_end(p, end, &esc);
         if (!q)
             return NULL;
+        size_t klen = (size_t)(q - p - 1);
         w->name.len = prefix;
+        sl_buf_reserve(&w->name, 1 + klen);
         if (prefix)
-            sl_buf_append_char(&w->name, '.');
+            w->name.data[w->name.len++] = '.';
         if (!esc) {
-            sl_buf_append(&w->name, p + 1, (size_t)(q - p - 1));
+            memcpy(w->name.data + w->name.len, p + 1, klen);
+            w->name.len += klen;
+            w->name.data[w->name.len] = '\0';
         } else if (sl_json_string_decode((sl_view){ p, (size_t)(q + 1 - p) }, &w->name) < 0) {
             return NULL;
         }

@@ -71,6 +71,8 @@ static void encode_statistics(tw *w, int16_t id, const sl_parquet_statistics *s)
         sl_parquet_thrift_field_bool(w, 7, s->max_exact);
     if (s->has_min_exact)
         sl_parquet_thrift_field_bool(w, 8, s->min_exact);
+    if (s->has_nan_count)
+        sl_parquet_thrift_field_i64(w, 9, s->nan_count);
     sl_parquet_thrift_struct_end(w);
 }
 
@@ -315,6 +317,11 @@ static void decode_statistics(tr *r, sl_parquet_statistics *s)
             }
             s->has_min_exact = true;
             s->min_exact = sl_parquet_thrift_read_bool(r, t);
+            break;
+        case 9:
+            EXPECT(r, t, SL_THRIFT_I64);
+            s->nan_count = sl_parquet_thrift_read_i64(r);
+            s->has_nan_count = true;
             break;
         default:
             sl_parquet_thrift_skip(r, t);

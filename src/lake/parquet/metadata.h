@@ -90,6 +90,8 @@ typedef struct sl_parquet_statistics {
     sl_view min_value, max_value;
     bool has_min_exact, has_max_exact;
     bool min_exact, max_exact; /* is_min_value_exact / is_max_value_exact */
+    bool has_nan_count;        /* floating point columns: written even when 0 */
+    int64_t nan_count;
     /* Deprecated min/max (fields 2 / 1): decoded for old files, not written. */
     bool has_legacy_min, has_legacy_max;
     sl_view legacy_min, legacy_max;

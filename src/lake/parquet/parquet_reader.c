@@ -351,6 +351,8 @@ int sl_parquet_reader_column_stats(const sl_parquet_reader *r, size_t rg, size_t
     const sl_parquet_statistics *s = &m->statistics;
     st->has_null_count = s->has_null_count;
     st->null_count = s->null_count;
+    st->has_nan_count = s->has_nan_count;
+    st->nan_count = s->nan_count;
     if (s->has_min && s->has_max)
         st->has_min_max = stat_value(r, col, s->min_value, &st->min) &&
                           stat_value(r, col, s->max_value, &st->max);

@@ -70,6 +70,8 @@ sl_view sl_parquet_reader_created_by(const sl_parquet_reader *r);
 typedef struct sl_parquet_column_stats {
     bool has_null_count;
     int64_t null_count;
+    bool has_nan_count;
+    int64_t nan_count;
     bool has_min_max;
     sl_parquet_value min, max; /* strings point into the file's bytes */
     bool dictionary;           /* the chunk has a dictionary page */

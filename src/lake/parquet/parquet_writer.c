@@ -238,7 +238,9 @@ int sl_parquet_writer_row_begin(sl_parquet_writer *w, int64_t ts_us)
         return SL_ERR_CLOSED;
     if (w->in_row)
         sl_parquet_writer_row_end(w);
-    if (w->rg_rows >= w->o.row_group_rows || buffered_bytes(w) >= w->o.row_group_bytes) {
+    /* The byte limit is checked every 64 rows: summing the columns costs one add each. */
+    if (w->rg_rows >= w->o.row_group_rows ||
+        (w->rg_rows % 64 == 0 && w->rg_rows > 0 && buffered_bytes(w) >= w->o.row_group_bytes)) {
         int rc = sl_parquet_writer_flush_row_group(w);
         if (rc < 0)
             return rc;
@@ -523,6 +525,8 @@ int sl_parquet_writer_finish(sl_parquet_writer *w, sl_parquet_write_fn fn, void 
             cm->has_statistics = true;
             cm->statistics.has_null_count = true;
             cm->statistics.null_count = ch->null_count;
+            cm->statistics.has_nan_count = ch->type == SL_PARQUET_DOUBLE;
+            cm->statistics.nan_count = ch->nan_count;
             if (ch->has_min_max) {
                 cm->statistics.has_min = cm->statistics.has_max = true;
                 cm->statistics.min_value = sl_buf_view(&ch->min);
