@@ -367,6 +367,10 @@ static int start_row_group(sl_parquet_reader *r, size_t g)
         set_message(r, "row group %zu: negative row count", g);
         return SL_ERR_CORRUPT;
     }
+    if (r->ncols == 0 && rg->num_rows > 0) {
+        set_message(r, "row group %zu has rows but the schema no columns", g);
+        return SL_ERR_CORRUPT;
+    }
     if (rg->n_columns != r->ncols) {
         set_message(r, "row group %zu has %zu columns, the schema %zu", g, rg->n_columns, r->ncols);
         return SL_ERR_CORRUPT;

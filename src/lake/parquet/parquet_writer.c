@@ -127,7 +127,8 @@ int sl_parquet_writer_new(sl_parquet_writer **out, const sl_parquet_writer_optio
         o.page_rows = DEFAULT_PAGE_ROWS;
     if (!o.dict_limit)
         o.dict_limit = DEFAULT_DICT_LIMIT;
-    if (o.row_group_rows > INT32_MAX)
+    if (o.row_group_rows > INT32_MAX || o.compression_level < -7 || o.compression_level > 22 ||
+        (o.codec == SL_PARQUET_GZIP && (o.compression_level > 9 || o.compression_level < -1)))
         return SL_ERR_CONFIG;
 
     sl_parquet_writer *w = sl_calloc(1, sizeof *w);
