@@ -1,6 +1,7 @@
 /* cmd_check.c - `sluice check -c FILE`: validate a configuration. */
 #include "cli/cli.h"
 #include "core/config.h"
+#include "pipeline/stage.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -33,6 +34,17 @@ int sl_cmd_check(int argc, char **argv)
         case 'r': {
             sl_buf out = SL_BUF_INIT;
             sl_config_reference(&out);
+            static const char *const kinds[] = { "inputs", "processors", "outputs" };
+            for (int kind = SL_STAGE_INPUT; kind <= SL_STAGE_OUTPUT; kind++)
+                for (const sl_plugin *const *p = sl_plugins(); *p; p++) {
+                    if ((int)(*p)->kind != kind)
+                        continue;
+                    char section[96];
+                    snprintf(section, sizeof section, "%s: type %s", kinds[kind], (*p)->type);
+                    sl_conf_reference_table(&out, section, (*p)->keys);
+                    sl_buf_printf(&out, "\n%s. Every entry also takes `type` and `name` (default: "
+                                        "the type).\n", (*p)->description);
+                }
             fputs(out.data, stdout);
             sl_buf_free(&out);
             return 0;
@@ -49,8 +61,14 @@ int sl_cmd_check(int argc, char **argv)
         sl_buf_free(&errors);
         return 1;
     }
-    printf("%s: ok (%zu topics, %zu routes, data in %s)\n", cfg->path, cfg->ntopics,
-           cfg->nroutes, cfg->data_dir);
+    if (sl_pipeline_check(cfg, &errors) < 0) {
+        fputs(errors.data ? errors.data : "invalid configuration\n", stderr);
+        sl_buf_free(&errors);
+        sl_config_free(cfg);
+        return 1;
+    }
+    printf("%s: ok (%zu topics, %zu routes, %zu stages, data in %s)\n", cfg->path, cfg->ntopics,
+           cfg->nroutes, cfg->nstages, cfg->data_dir);
     sl_config_free(cfg);
     sl_buf_free(&errors);
     return 0;

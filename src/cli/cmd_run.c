@@ -15,6 +15,7 @@
 #include "core/logging.h"
 #include "input/http/collector.h"
 #include "log/log.h"
+#include "pipeline/stage.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -25,7 +26,6 @@
 
 #define TAG "run"
 
-static const char *const known_stages[] = { "collector", "admin", NULL };
 
 static void run_usage(FILE *out)
 {
@@ -36,7 +36,8 @@ static void run_usage(FILE *out)
             "admin listener on 127.0.0.1:8080 (`sluice check --default` prints it).\n\n"
             "  -c, --config FILE   configuration file (YAML)\n"
             "      --data DIR      override data_dir\n"
-            "      --only LIST     run only these stages: collector, admin\n"
+            "      --only LIST     run only these stages: collector, admin, and the names\n"
+            "                      (or types) of inputs, processors and outputs\n"
             "      --log-level L   debug, info, warn, error\n\n"
             "Signals: SIGTERM/SIGINT stop cleanly (exit 0); SIGHUP reloads the file.\n");
 }
@@ -58,18 +59,18 @@ static bool stage_enabled(const char *only, const char *stage)
     return false;
 }
 
-static int check_only(const char *only)
+static int check_only(const char *only, const sl_config *cfg)
 {
     for (const char *p = only; *p;) {
         const char *comma = strchr(p, ',');
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        bool ok = false;
-        for (int i = 0; known_stages[i]; i++)
-            if (strlen(known_stages[i]) == len && !strncmp(p, known_stages[i], len))
-                ok = true;
+        bool ok = (len == 9 && !strncmp(p, "collector", 9)) || (len == 5 && !strncmp(p, "admin", 5));
+        for (size_t i = 0; i < cfg->nstages && !ok; i++)
+            ok = (strlen(cfg->stages[i].name) == len && !strncmp(p, cfg->stages[i].name, len)) ||
+                 (strlen(cfg->stages[i].type) == len && !strncmp(p, cfg->stages[i].type, len));
         if (!ok) {
-            fprintf(stderr, "sluice run: unknown stage '%.*s' in --only (known: collector, "
-                            "admin)\n", (int)len, p);
+            fprintf(stderr, "sluice run: unknown stage '%.*s' in --only (collector, admin, or "
+                            "a stage of the configuration)\n", (int)len, p);
             return -1;
         }
         if (!comma)
@@ -121,6 +122,28 @@ static bool topics_compatible(const sl_config *old, const sl_config *fresh)
     return ok;
 }
 
+static bool stages_equal(const sl_config *a, const sl_config *b)
+{
+    if (a->nstages != b->nstages)
+        return false;
+    for (size_t i = 0; i < a->nstages; i++) {
+        const sl_stage_config *x = &a->stages[i], *y = &b->stages[i];
+        if (x->kind != y->kind || strcmp(x->type, y->type) || strcmp(x->name, y->name) ||
+            x->npairs != y->npairs)
+            return false;
+        for (size_t j = 0; j < x->npairs; j++) {
+            const sl_conf_pair *p = &x->pairs[j], *q = &y->pairs[j];
+            if (strcmp(p->key, q->key) || p->kind != q->kind || p->nitems != q->nitems ||
+                strcmp(p->scalar ? p->scalar : "", q->scalar ? q->scalar : ""))
+                return false;
+            for (size_t k = 0; k < p->nitems; k++)
+                if (strcmp(p->items[k], q->items[k]))
+                    return false;
+        }
+    }
+    return true;
+}
+
 /* Load the file again; returns the new config or NULL (old one stays). */
 static sl_config *reload(const char *path, const sl_config *old)
 {
@@ -132,13 +155,26 @@ static sl_config *reload(const char *path, const sl_config *old)
         sl_buf_free(&errors);
         return NULL;
     }
-    sl_buf_free(&errors);
     if (!topics_compatible(old, fresh)) {
+        sl_buf_free(&errors);
         SL_ERROR(TAG, "reload refused: topic changes need a restart");
         sl_config_free(fresh);
         return NULL;
     }
+    if (sl_pipeline_check(fresh, &errors) < 0) {
+        SL_ERROR(TAG, "reload failed, keeping the running configuration:\n%s",
+                 errors.data ? errors.data : "");
+        sl_buf_free(&errors);
+        sl_config_free(fresh);
+        return NULL;
+    }
+    sl_buf_free(&errors);
     int kept = 0;
+    if (!stages_equal(old, fresh)) {
+        SL_WARN(TAG, "reload: inputs, processors and outputs cannot change while running "
+                     "(the running ones go on; restart to apply)");
+        kept++;
+    }
     keep_string(&fresh->data_dir, &old->data_dir, "data_dir", &kept);
     keep_string(&fresh->log_backend, &old->log_backend, "log.backend", &kept);
     keep_string(&fresh->log_fsync, &old->log_fsync, "log.fsync", &kept);
@@ -174,9 +210,6 @@ int sl_cmd_run(int argc, char **argv)
         fprintf(stderr, "sluice run: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
-    if (only && check_only(only) < 0)
-        return 2;
-
     sl_buf errors = SL_BUF_INIT;
     sl_config *cfg = NULL;
     if (sl_config_load(path, &cfg, &errors) < 0) {
@@ -184,7 +217,17 @@ int sl_cmd_run(int argc, char **argv)
         sl_buf_free(&errors);
         return 1;
     }
+    if (sl_pipeline_check(cfg, &errors) < 0) {
+        fputs(errors.data ? errors.data : "invalid configuration\n", stderr);
+        sl_buf_free(&errors);
+        sl_config_free(cfg);
+        return 1;
+    }
     sl_buf_free(&errors);
+    if (only && check_only(only, cfg) < 0) {
+        sl_config_free(cfg);
+        return 2;
+    }
     if (data) {
         free(cfg->data_dir);
         cfg->data_dir = sl_strdup(data);
@@ -206,6 +249,7 @@ int sl_cmd_run(int argc, char **argv)
     sl_log *log = NULL;
     sl_collector *collector = NULL;
     sl_admin *admin = NULL;
+    sl_pipeline *pipeline = NULL;
     sl_config **retired = NULL;
     size_t nretired = 0;
     _Atomic(const sl_config *) live = cfg;
@@ -223,6 +267,8 @@ int sl_cmd_run(int argc, char **argv)
         goto out;
     if (stage_enabled(only, "admin") &&
         sl_admin_start((const sl_config *const *)&live, log, &admin) < 0)
+        goto out;
+    if (sl_pipeline_start(cfg, log, only, &pipeline) < 0)
         goto out;
     SL_INFO(TAG, "sluice %s running (config %s, data in %s); SIGTERM stops, SIGHUP reloads",
             SLUICE_VERSION, cfg->path, cfg->data_dir);
@@ -256,7 +302,10 @@ int sl_cmd_run(int argc, char **argv)
     status = 0;
 
 out:
+    /* Inputs first (nothing new comes in), then the stages flush and
+       commit, then the admin listener, then the log. */
     sl_collector_stop(collector);
+    sl_pipeline_stop(pipeline);
     sl_admin_stop(admin);
     sl_log_close(log);
     free(specs);

@@ -18,21 +18,18 @@
 #include <string.h>
 #include <yaml.h>
 
-typedef enum { K_STRING, K_INT, K_BOOL, K_SIZE, K_DURATION, K_ENUM, K_LISTEN } key_kind;
+/* The core sections use the same key tables as plugins (sl_conf_key). */
+typedef sl_conf_key conf_key;
+#define K_STRING   SL_KEY_STRING
+#define K_INT      SL_KEY_INT
+#define K_BOOL     SL_KEY_BOOL
+#define K_SIZE     SL_KEY_SIZE
+#define K_DURATION SL_KEY_DURATION
+#define K_ENUM     SL_KEY_ENUM
+#define K_LISTEN   SL_KEY_LISTEN
 
-typedef struct conf_key {
-    const char *name;
-    key_kind kind;
-    const char *default_text; /* NULL: no default (string stays NULL) */
-    size_t offset;
-    size_t size;              /* sizeof the field: int widths, enum-as-bool */
-    int64_t unit;             /* K_DURATION: µs per stored unit (1, 1000, 1000000) */
-    const char *choices;      /* K_ENUM: "a|b|c"; stored as bool (2nd = true) when size is 1 */
-    const char *description;
-} conf_key;
-
-#define CFG(field) offsetof(sl_config, field), sizeof(((sl_config *)0)->field)
-#define TOPIC(field) offsetof(sl_topic_config, field), sizeof(((sl_topic_config *)0)->field)
+#define CFG(field) SL_CONF_FIELD(sl_config, field)
+#define TOPIC(field) SL_CONF_FIELD(sl_topic_config, field)
 
 static const conf_key root_keys[] = {
     { "data_dir", K_STRING, "./sluice-data", CFG(data_dir), 0, NULL,
@@ -163,21 +160,54 @@ typedef struct parse_ctx {
     bool saw_routes;   /* likewise for collector.routes */
 } parse_ctx;
 
+/* Where a value came from, for messages: a YAML node, or a line and text. */
+typedef struct conf_origin {
+    const yaml_node_t *node;
+    int line;
+    const char *text;
+} conf_origin;
+
+static void conf_verror(parse_ctx *ctx, conf_origin o, const char *fmt, va_list ap)
+{
+    int line = o.node ? (int)o.node->start_mark.line + 1 : o.line;
+    sl_buf_printf(ctx->errors, "%s:%d: ", ctx->name, line);
+    sl_buf_vprintf(ctx->errors, fmt, ap);
+    if (o.node && o.node->type == YAML_SCALAR_NODE)
+        sl_buf_printf(ctx->errors, " (near '%.*s')", (int)SL_MIN(o.node->data.scalar.length, 60),
+                      (const char *)o.node->data.scalar.value);
+    else if (!o.node && o.text)
+        sl_buf_printf(ctx->errors, " (near '%.60s')", o.text);
+    sl_buf_append_char(ctx->errors, '\n');
+    ctx->nerrors++;
+}
+
 static void conf_error(parse_ctx *ctx, const yaml_node_t *node, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void conf_error(parse_ctx *ctx, const yaml_node_t *node, const char *fmt, ...)
 {
     va_list ap;
-    sl_buf_printf(ctx->errors, "%s:%zu: ", ctx->name, node ? node->start_mark.line + 1 : 0);
     va_start(ap, fmt);
-    sl_buf_vprintf(ctx->errors, fmt, ap);
+    conf_verror(ctx, (conf_origin){ .node = node }, fmt, ap);
     va_end(ap);
-    if (node && node->type == YAML_SCALAR_NODE)
-        sl_buf_printf(ctx->errors, " (near '%.*s')", (int)SL_MIN(node->data.scalar.length, 60),
-                      (const char *)node->data.scalar.value);
-    sl_buf_append_char(ctx->errors, '\n');
-    ctx->nerrors++;
+}
+
+static void origin_error(parse_ctx *ctx, conf_origin o, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void origin_error(parse_ctx *ctx, conf_origin o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    conf_verror(ctx, o, fmt, ap);
+    va_end(ap);
+}
+
+static void free_strings(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
 }
 
 static const char *scalar(const yaml_node_t *n)
@@ -297,7 +327,7 @@ static bool in_choices(const char *choices, const char *v)
  * Durations land in µs except where the table's field is in ms/s (handled
  * by the caller's field choice: *_ms fields get ms, *_s fields seconds).
  */
-static int store_value(parse_ctx *ctx, const yaml_node_t *node, const conf_key *key, void *base,
+static int store_value(parse_ctx *ctx, conf_origin node, const conf_key *key, void *base,
                        const char *text)
 {
     char *field = (char *)base + key->offset;
@@ -309,7 +339,7 @@ static int store_value(parse_ctx *ctx, const yaml_node_t *node, const conf_key *
         return 0;
     case K_LISTEN:
         if (!valid_listen(text)) {
-            conf_error(ctx, node, "%s must be host:port", key->name);
+            origin_error(ctx, node, "%s must be host:port", key->name);
             return -1;
         }
         free(*(char **)field);
@@ -320,7 +350,7 @@ static int store_value(parse_ctx *ctx, const yaml_node_t *node, const conf_key *
         errno = 0;
         long long n = strtoll(text, &end, 10);
         if (end == text || *end || errno) {
-            conf_error(ctx, node, "%s must be an integer", key->name);
+            origin_error(ctx, node, "%s must be an integer", key->name);
             return -1;
         }
         if (key->size == sizeof(int16_t))
@@ -337,28 +367,43 @@ static int store_value(parse_ctx *ctx, const yaml_node_t *node, const conf_key *
         else if (!strcmp(text, "false") || !strcmp(text, "no") || !strcmp(text, "off"))
             *(bool *)field = false;
         else {
-            conf_error(ctx, node, "%s must be true or false", key->name);
+            origin_error(ctx, node, "%s must be true or false", key->name);
             return -1;
         }
         return 0;
     case K_SIZE:
         if (sl_parse_size(text, &v) < 0) {
-            conf_error(ctx, node, "%s must be a size such as 512KiB, 64MiB or 1GB", key->name);
+            origin_error(ctx, node, "%s must be a size such as 512KiB, 64MiB or 1GB", key->name);
             return -1;
         }
         *(int64_t *)field = v;
         return 0;
     case K_DURATION: {
         if (sl_parse_duration_us(text, &v) < 0) {
-            conf_error(ctx, node, "%s must be a duration such as 500ms, 5s, 10m, 7d", key->name);
+            origin_error(ctx, node, "%s must be a duration such as 500ms, 5s, 10m, 7d", key->name);
             return -1;
         }
         *(int64_t *)field = (v + key->unit - 1) / key->unit;
         return 0;
     }
+    case SL_KEY_LIST:
+    case SL_KEY_MAP: {
+        /* A scalar for a list is a list of one (a default or `from: logs.raw`). */
+        char ***slot = (char ***)field;
+        free_strings(*slot);
+        if (key->kind == SL_KEY_MAP && *text) {
+            origin_error(ctx, node, "%s must be a map (key: value pairs)", key->name);
+            *slot = NULL;
+            return -1;
+        }
+        *slot = sl_calloc(2, sizeof(char *));
+        if (*text)
+            (*slot)[0] = sl_strdup(text);
+        return 0;
+    }
     case K_ENUM:
         if (!in_choices(key->choices, text)) {
-            conf_error(ctx, node, "%s must be one of %s", key->name, key->choices);
+            origin_error(ctx, node, "%s must be one of %s", key->name, key->choices);
             return -1;
         }
         if (key->size == sizeof(bool)) { /* two-valued: the second choice is true */
@@ -379,7 +424,7 @@ static void apply_defaults(const conf_key *keys, void *base)
     quiet.errors = &ignored;
     for (const conf_key *k = keys; k->name; k++)
         if (k->default_text)
-            store_value(&quiet, NULL, k, base, k->default_text);
+            store_value(&quiet, (conf_origin){ 0 }, k, base, k->default_text);
     sl_buf_free(&ignored);
 }
 
@@ -402,7 +447,7 @@ static int parse_table_key(parse_ctx *ctx, const conf_key *keys, void *base, con
         }
         char *text = expand_env(ctx, value, scalar(value));
         if (text)
-            store_value(ctx, value, k, base, text);
+            store_value(ctx, (conf_origin){ .node = value }, k, base, text);
         free(text);
         return 0;
     }
@@ -659,6 +704,124 @@ static void free_routes(sl_config *cfg)
     cfg->nroutes = 0;
 }
 
+static void free_stage(sl_stage_config *st)
+{
+    free(st->type);
+    free(st->name);
+    for (size_t i = 0; i < st->npairs; i++) {
+        free(st->pairs[i].key);
+        free(st->pairs[i].scalar);
+        free_strings(st->pairs[i].items);
+    }
+    free(st->pairs);
+}
+
+static const char *const stage_sections[] = { "inputs", "processors", "outputs" };
+
+/* One entry of inputs/processors/outputs: type, name, and raw pairs. */
+static void parse_stage(parse_ctx *ctx, sl_config *cfg, yaml_node_t *item, sl_stage_kind kind)
+{
+    const char *section = stage_sections[kind];
+    if (!expect_mapping(ctx, item, "an entry of inputs, processors or outputs"))
+        return;
+    sl_stage_config st = { .kind = kind, .line = (int)item->start_mark.line + 1 };
+    FOR_EACH_PAIR(ctx, item, pair) {
+        yaml_node_t *k = node_at(ctx, pair->key), *v = node_at(ctx, pair->value);
+        const char *kname = scalar(k) ? scalar(k) : "";
+        if (!strcmp(kname, "type") || !strcmp(kname, "name")) {
+            if (!scalar(v) || !*scalar(v)) {
+                conf_error(ctx, v, "%s must be a non-empty name", kname);
+                continue;
+            }
+            char **slot = !strcmp(kname, "type") ? &st.type : &st.name;
+            free(*slot);
+            *slot = sl_strdup(scalar(v));
+            continue;
+        }
+        sl_conf_pair cp = { .key = sl_strdup(kname), .line = (int)v->start_mark.line + 1 };
+        if (v->type == YAML_SCALAR_NODE) {
+            cp.kind = SL_CONF_SCALAR;
+            cp.scalar = expand_env(ctx, v, scalar(v));
+            if (!cp.scalar)
+                cp.scalar = sl_strdup("");
+        } else if (v->type == YAML_SEQUENCE_NODE) {
+            cp.kind = SL_CONF_LIST;
+            size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+            cp.items = sl_calloc(n + 1, sizeof(char *));
+            for (yaml_node_item_t *it = v->data.sequence.items.start;
+                 it < v->data.sequence.items.top; it++) {
+                yaml_node_t *e = node_at(ctx, *it);
+                char *text = scalar(e) ? expand_env(ctx, e, scalar(e)) : NULL;
+                if (!scalar(e))
+                    conf_error(ctx, e, "%s: list items must be single values", kname);
+                cp.items[cp.nitems++] = text ? text : sl_strdup("");
+            }
+        } else {
+            cp.kind = SL_CONF_MAP;
+            size_t n = (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
+            cp.items = sl_calloc(2 * n + 1, sizeof(char *));
+            FOR_EACH_PAIR(ctx, v, mp) {
+                yaml_node_t *mk = node_at(ctx, mp->key), *mv = node_at(ctx, mp->value);
+                if (!scalar(mk) || !scalar(mv))
+                    conf_error(ctx, mv, "%s: map values must be single values", kname);
+                char *text = scalar(mv) ? expand_env(ctx, mv, scalar(mv)) : NULL;
+                cp.items[cp.nitems++] = sl_strdup(scalar(mk) ? scalar(mk) : "");
+                cp.items[cp.nitems++] = text ? text : sl_strdup("");
+            }
+        }
+        st.pairs = sl_realloc(st.pairs, (st.npairs + 1) * sizeof *st.pairs);
+        st.pairs[st.npairs++] = cp;
+    }
+    if (!st.type) {
+        conf_error(ctx, item, "an entry of %s needs a type", section);
+        free_stage(&st);
+        return;
+    }
+    if (!st.name) { /* the type, numbered when repeated */
+        st.name = sl_strdup(st.type);
+        for (int k = 2; ; k++) {
+            bool taken = false;
+            for (size_t i = 0; i < cfg->nstages; i++)
+                taken |= !strcmp(cfg->stages[i].name, st.name);
+            if (!taken)
+                break;
+            free(st.name);
+            st.name = sl_asprintf("%s-%d", st.type, k);
+        }
+    } else {
+        for (size_t i = 0; i < cfg->nstages; i++)
+            if (!strcmp(cfg->stages[i].name, st.name)) {
+                conf_error(ctx, item, "two stages are named '%s'", st.name);
+                break;
+            }
+    }
+    cfg->stages = sl_realloc(cfg->stages, (cfg->nstages + 1) * sizeof *cfg->stages);
+    cfg->stages[cfg->nstages++] = st;
+}
+
+/* A section in a file replaces the default's stages of that kind. */
+static void parse_stages(parse_ctx *ctx, sl_config *cfg, yaml_node_t *seq, sl_stage_kind kind)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < cfg->nstages; i++) {
+        if (cfg->stages[i].kind == kind)
+            free_stage(&cfg->stages[i]);
+        else
+            cfg->stages[kept++] = cfg->stages[i];
+    }
+    cfg->nstages = kept;
+    if (seq->type == YAML_SCALAR_NODE && !*scalar(seq))
+        return;
+    if (seq->type != YAML_SEQUENCE_NODE) {
+        conf_error(ctx, seq, "%s must be a list of entries (- { type: ..., ... })",
+                   stage_sections[kind]);
+        return;
+    }
+    for (yaml_node_item_t *it = seq->data.sequence.items.start; it < seq->data.sequence.items.top;
+         it++)
+        parse_stage(ctx, cfg, node_at(ctx, *it), kind);
+}
+
 static void parse_root(parse_ctx *ctx, sl_config *cfg, yaml_node_t *root)
 {
     yaml_node_t *topics = NULL, *topics_key = NULL;
@@ -687,12 +850,12 @@ static void parse_root(parse_ctx *ctx, sl_config *cfg, yaml_node_t *root)
         else if (!strcmp(name, "topics")) {
             topics = v; /* after log:, whose defaults topics inherit */
             topics_key = k;
-        } else if (!strcmp(name, "inputs") || !strcmp(name, "processors") ||
-                   !strcmp(name, "outputs")) {
-            if (v->type == YAML_SEQUENCE_NODE &&
-                v->data.sequence.items.top == v->data.sequence.items.start)
-                continue;
-            conf_error(ctx, k, "%s: no %s plugins are available in this build yet", name, name);
+        } else if (!strcmp(name, "inputs")) {
+            parse_stages(ctx, cfg, v, SL_STAGE_INPUT);
+        } else if (!strcmp(name, "processors")) {
+            parse_stages(ctx, cfg, v, SL_STAGE_PROCESSOR);
+        } else if (!strcmp(name, "outputs")) {
+            parse_stages(ctx, cfg, v, SL_STAGE_OUTPUT);
         } else if (parse_table_key(ctx, root_keys, cfg, name, v))
             unknown_key(ctx, k, "the top level", root_keys,
                         "log, kafka, topics, collector, admin, inputs, processors, outputs");
@@ -846,6 +1009,9 @@ void sl_config_free(sl_config *cfg)
     free(cfg->kafka_conf);
     free_topics(cfg);
     free_routes(cfg);
+    for (size_t i = 0; i < cfg->nstages; i++)
+        free_stage(&cfg->stages[i]);
+    free(cfg->stages);
     free(cfg->collector.listen);
     free(cfg->collector.token);
     free(cfg->admin.listen);
@@ -879,12 +1045,79 @@ void sl_config_log_options(const sl_config *cfg, sl_log_options *opts, sl_topic_
     opts->kafka_conf = (const char *const *)cfg->kafka_conf;
 }
 
-static void reference_table(sl_buf *out, const char *section, const conf_key *keys)
+int sl_conf_apply(const sl_conf_key *keys, void *base, const sl_stage_config *stage,
+                  const char *file, sl_buf *errors)
+{
+    parse_ctx ctx = { .name = file, .errors = errors };
+    apply_defaults(keys, base);
+    for (size_t i = 0; i < stage->npairs; i++) {
+        const sl_conf_pair *cp = &stage->pairs[i];
+        conf_origin at = { .line = cp->line, .text = cp->scalar };
+        const conf_key *k = keys;
+        while (k->name && strcmp(k->name, cp->key) != 0)
+            k++;
+        if (!k->name) {
+            sl_buf known = SL_BUF_INIT;
+            key_names(keys, &known);
+            origin_error(&ctx, (conf_origin){ .line = cp->line },
+                         "unknown key '%s' in %s '%s' (known: type, name%s%s)", cp->key,
+                         stage_sections[stage->kind], stage->name, known.len ? ", " : "",
+                         known.len ? known.data : "");
+            sl_buf_free(&known);
+            continue;
+        }
+        char ***slot = (char ***)((char *)base + k->offset);
+        if (cp->kind == SL_CONF_SCALAR) {
+            store_value(&ctx, at, k, base, cp->scalar);
+        } else if ((cp->kind == SL_CONF_LIST && k->kind == SL_KEY_LIST) ||
+                   (cp->kind == SL_CONF_MAP && k->kind == SL_KEY_MAP)) {
+            free_strings(*slot);
+            *slot = sl_calloc(cp->nitems + 1, sizeof(char *));
+            for (size_t j = 0; j < cp->nitems; j++)
+                (*slot)[j] = sl_strdup(cp->items[j]);
+        } else {
+            origin_error(&ctx, at, "%s must be %s", k->name,
+                         k->kind == SL_KEY_LIST ? "a value or a list of values"
+                         : k->kind == SL_KEY_MAP ? "a map of key: value"
+                                                 : "a single value");
+        }
+    }
+    return ctx.nerrors ? SL_ERR_CONFIG : 0;
+}
+
+void sl_conf_release(const sl_conf_key *keys, void *base)
+{
+    for (const conf_key *k = keys; k->name; k++) {
+        char *field = (char *)base + k->offset;
+        switch (k->kind) {
+        case SL_KEY_STRING:
+        case SL_KEY_LISTEN:
+            free(*(char **)field);
+            *(char **)field = NULL;
+            break;
+        case SL_KEY_ENUM:
+            if (k->size != sizeof(bool)) {
+                free(*(char **)field);
+                *(char **)field = NULL;
+            }
+            break;
+        case SL_KEY_LIST:
+        case SL_KEY_MAP:
+            free_strings(*(char ***)field);
+            *(char ***)field = NULL;
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+void sl_conf_reference_table(sl_buf *out, const char *section, const sl_conf_key *keys)
 {
     sl_buf_printf(out, "\n### `%s`\n\n| key | type | default | description |\n|---|---|---|---|\n",
                   section);
     static const char *kinds[] = { "string", "integer", "boolean", "size", "duration", "enum",
-                                   "host:port" };
+                                   "host:port", "list", "map" };
     for (const conf_key *k = keys; k->name; k++) {
         sl_buf_printf(out, "| `%s` | %s%s%s | %s%s%s | %s |\n", k->name, kinds[k->kind],
                       k->choices ? ": " : "", k->choices ? k->choices : "",
@@ -896,19 +1129,19 @@ static void reference_table(sl_buf *out, const char *section, const conf_key *ke
 void sl_config_reference(sl_buf *out)
 {
     sl_buf_append_str(out, "<!-- generated by `sluice check --reference`; do not edit -->\n");
-    reference_table(out, "top level", root_keys);
-    reference_table(out, "log", log_keys);
-    reference_table(out, "topics.<name>", topic_keys);
+    sl_conf_reference_table(out, "top level", root_keys);
+    sl_conf_reference_table(out, "log", log_keys);
+    sl_conf_reference_table(out, "topics.<name>", topic_keys);
     sl_buf_append_str(out,
         "\n`topics.<name>.require` maps dotted field paths to a type (`any`, `string`, "
         "`number`, `integer`, `boolean`, `object`, `array`, `timestamp`); events without "
         "them are rejected to `_dlq`.\n");
-    reference_table(out, "collector", collector_keys);
+    sl_conf_reference_table(out, "collector", collector_keys);
     sl_buf_append_str(out,
         "\n`collector.routes` is a list of `{ when, topic }`, tried in order; the first "
         "match wins. `when` is `has(path)`, `path == 'value'` or `true`. A request's "
         "`?topic=` overrides the routes.\n");
-    reference_table(out, "admin", admin_keys);
+    sl_conf_reference_table(out, "admin", admin_keys);
     sl_buf_append_str(out,
         "\n`kafka` is a map of librdkafka settings passed through when `log.backend: kafka`.\n");
 }

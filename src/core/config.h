@@ -16,6 +16,8 @@
 #include "core/buf.h"
 #include "log/log.h"
 
+#include <stddef.h>
+
 /* Types a validation rule may require of a field. */
 typedef enum {
     SL_FIELD_ANY, SL_FIELD_STRING, SL_FIELD_NUMBER, SL_FIELD_INTEGER,
@@ -47,6 +49,66 @@ typedef struct sl_route {
     char *when;              /* the source text, for messages */
     int line;
 } sl_route;
+
+/* ---- plugin entries (inputs, processors, outputs) ---------------------- */
+
+/* A value of a plugin entry as written: a scalar, a list or a map of scalars. */
+typedef enum { SL_CONF_SCALAR, SL_CONF_LIST, SL_CONF_MAP } sl_conf_value_kind;
+
+typedef struct sl_conf_pair {
+    char *key;
+    sl_conf_value_kind kind;
+    char *scalar;          /* SL_CONF_SCALAR, ${VAR} expanded */
+    char **items;          /* LIST: values; MAP: key, value, key, value ... (NULL-terminated) */
+    size_t nitems;
+    int line;
+} sl_conf_pair;
+
+typedef enum { SL_STAGE_INPUT, SL_STAGE_PROCESSOR, SL_STAGE_OUTPUT } sl_stage_kind;
+
+/* One entry of inputs:, processors: or outputs:, before its plugin reads it. */
+typedef struct sl_stage_config {
+    sl_stage_kind kind;
+    char *type;            /* the plugin */
+    char *name;            /* `name:`, else the type (type-2, type-3 when repeated) */
+    sl_conf_pair *pairs;   /* every other key */
+    size_t npairs;
+    int line;
+} sl_stage_config;
+
+/* How a plugin declares its keys: one table, as config.c does for its own. */
+typedef enum {
+    SL_KEY_STRING, SL_KEY_INT, SL_KEY_BOOL, SL_KEY_SIZE, SL_KEY_DURATION, SL_KEY_ENUM,
+    SL_KEY_LISTEN,
+    SL_KEY_LIST,           /* char ** (NULL-terminated); a scalar is a list of one */
+    SL_KEY_MAP,            /* char ** key, value, ... (NULL-terminated) */
+} sl_key_kind;
+
+typedef struct sl_conf_key {
+    const char *name;
+    sl_key_kind kind;
+    const char *default_text; /* parsed like a value; NULL = unset */
+    size_t offset;
+    size_t size;              /* sizeof the field (int widths, enum stored as bool) */
+    int64_t unit;             /* SL_KEY_DURATION: µs per stored unit (1, 1000, 1000000) */
+    const char *choices;      /* SL_KEY_ENUM: "a|b|c"; stored as bool when size is 1 */
+    const char *description;
+} sl_conf_key;
+
+/* offsetof and sizeof a field of struct type T, for sl_conf_key tables. */
+#define SL_CONF_FIELD(T, field) offsetof(T, field), sizeof(((T *)0)->field)
+
+/*
+ * Fill base (a plugin's config struct) from a stage entry: defaults first,
+ * then the entry's pairs. Problems are appended to errors as
+ * "file:line: ..."; returns 0 or SL_ERR_CONFIG.
+ */
+int  sl_conf_apply(const sl_conf_key *keys, void *base, const sl_stage_config *stage,
+                   const char *file, sl_buf *errors);
+/* Free the strings, lists and maps sl_conf_apply stored in base. */
+void sl_conf_release(const sl_conf_key *keys, void *base);
+/* A Markdown table of keys for the configuration reference. */
+void sl_conf_reference_table(sl_buf *out, const char *section, const sl_conf_key *keys);
 
 typedef struct sl_listen_config {
     char *listen;            /* host:port */
@@ -88,6 +150,10 @@ typedef struct sl_config {
     /* admin */
     sl_listen_config admin;
     bool admin_metrics_open;  /* /metrics needs no token even when one is set */
+
+    /* inputs, processors, outputs: validated by their plugins (pipeline/) */
+    sl_stage_config *stages;
+    size_t nstages;
 } sl_config;
 
 /*

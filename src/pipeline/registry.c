@@ -1,0 +1,24 @@
+/* registry.c - every plugin sluice has: one line each. */
+#include "pipeline/stage.h"
+
+#include <string.h>
+
+extern const sl_plugin sl_output_stdout;
+
+static const sl_plugin *const plugins[] = {
+    &sl_output_stdout,
+    NULL,
+};
+
+const sl_plugin *const *sl_plugins(void)
+{
+    return plugins;
+}
+
+const sl_plugin *sl_plugin_find(sl_stage_kind kind, const char *type)
+{
+    for (const sl_plugin *const *p = plugins; *p; p++)
+        if ((*p)->kind == kind && strcmp((*p)->type, type) == 0)
+            return *p;
+    return NULL;
+}
