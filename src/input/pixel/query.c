@@ -165,6 +165,45 @@ static size_t put_utf8(char *out, unsigned long cp)
     return 4;
 }
 
+/* "parameter 'e_n'" (key decoded) or "parameter name 'e%G1'" (raw name). */
+static const char *param_label(char *out, size_t cap, const sl_view *key, const char *raw,
+                               size_t n)
+{
+    char shown[100];
+    if (key)
+        snippet(shown, sizeof shown, key->ptr, key->len);
+    else
+        snippet(shown, sizeof shown, raw, n);
+    snprintf(out, cap, "parameter %s'%s'", key ? "" : "name ", shown);
+    return out;
+}
+
+/* True when none of the eight bytes is '%', '+', '\\' or >= 0x80. */
+static inline bool word_needs_no_decoding(uint64_t w)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
+    uint64_t pct = w ^ (ones * '%'), plus = w ^ (ones * '+'), bslash = w ^ (ones * '\\');
+    uint64_t hits = ((pct - ones) & ~pct) | ((plus - ones) & ~plus) | ((bslash - ones) & ~bslash);
+    return ((hits | w) & highs) == 0;
+}
+
+static bool part_is_plain(const char *p, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        if (!word_needs_no_decoding(w))
+            return false;
+    }
+    for (; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c == '%' || c == '+' || c == '\\' || c >= 0x80)
+            return false;
+    }
+    return true;
+}
+
 typedef struct decode_ctx {
     const char *query;       /* the whole raw query, for offsets */
     char *scratch;
@@ -174,27 +213,28 @@ typedef struct decode_ctx {
 } decode_ctx;
 
 /*
- * Decode raw part [raw, raw + n) (a name when what is NULL, else the value
- * of parameter `what`) into the scratch; *out views the result.
+ * Decode raw part [raw, raw + n) (a name when key is NULL, else the value
+ * of parameter *key) into the scratch; *out views the result.
  */
-static int decode_part(decode_ctx *c, const char *raw, size_t n, const char *what,
+static int decode_part(decode_ctx *c, const char *raw, size_t n, const sl_view *key,
                        sl_view *out)
 {
     char label[160], bad[48];
     size_t base = (size_t)(raw - c->query);
+#define LABEL param_label(label, sizeof label, key, raw, n)
+
+    /* Most parts are plain ASCII with nothing to decode: view them in place. */
+    if (part_is_plain(raw, n)) {
+        *out = (sl_view){ raw, n };
+        return 0;
+    }
+
     if (n > c->scratch_cap - c->scratch_used)
         return fail(c->err, SL_ERR_TOOBIG, base,
                     "no room to decode the query: the scratch buffer has %zu of the %zu bytes needed",
                     c->scratch_cap - c->scratch_used, n);
     char *dst = c->scratch + c->scratch_used;
 
-    if (what) {
-        snprintf(label, sizeof label, "parameter '%s'", what);
-    } else {
-        char shown[100];
-        snippet(shown, sizeof shown, raw, n);
-        snprintf(label, sizeof label, "parameter name '%s'", shown);
-    }
 
     /* 1. '+' and %XX. */
     size_t o = 0;
@@ -209,7 +249,7 @@ static int decode_part(decode_ctx *c, const char *raw, size_t n, const char *wha
                 snippet(bad, sizeof bad, raw + i, SL_MIN(n - i, (size_t)3));
                 return fail(c->err, SL_ERR_PARSE, base + i,
                             "%s at byte %zu: broken %%-escape '%s' (expected two hex digits after '%%')",
-                            label, base + i, bad);
+                            LABEL, base + i, bad);
             }
             dst[o++] = (char)(hi << 4 | lo);
             i += 2;
@@ -224,7 +264,7 @@ static int decode_part(decode_ctx *c, const char *raw, size_t n, const char *wha
         size_t r = base + raw_offset(raw, n, at);
         snippet(bad, sizeof bad, dst + at, SL_MIN(o - at, (size_t)4));
         return fail(c->err, SL_ERR_PARSE, r,
-                    "%s at byte %zu: not valid UTF-8 after %%-decoding (bytes '%s')", label, r, bad);
+                    "%s at byte %zu: not valid UTF-8 after %%-decoding (bytes '%s')", LABEL, r, bad);
     }
 
     /* 3. \uXXXX, in place. */
@@ -242,14 +282,14 @@ static int decode_part(decode_ctx *c, const char *raw, size_t n, const char *wha
                 snippet(bad, sizeof bad, dst + i, SL_MIN(o - i, (size_t)6));
                 return fail(c->err, SL_ERR_PARSE, r,
                             "%s at byte %zu: invalid \\u escape '%s' (expected four hex digits)",
-                            label, r, bad);
+                            LABEL, r, bad);
             }
             unsigned long cp = (unsigned long)u;
             size_t used = 6;
             if (u >= 0xDC00 && u <= 0xDFFF)
                 return fail(c->err, SL_ERR_PARSE, r,
                             "%s at byte %zu: lone low surrogate \\u%04lX (it must follow a high "
-                            "surrogate \\uD800-\\uDBFF)", label, r, (unsigned long)u);
+                            "surrogate \\uD800-\\uDBFF)", LABEL, r, (unsigned long)u);
             if (u >= 0xD800 && u <= 0xDBFF) {
                 long lo = -1;
                 if (i + 7 < o && dst[i + 6] == '\\' && dst[i + 7] == 'u')
@@ -259,11 +299,11 @@ static int decode_part(decode_ctx *c, const char *raw, size_t n, const char *wha
                         return fail(c->err, SL_ERR_PARSE, r,
                                     "%s at byte %zu: lone high surrogate \\u%04lX (it must be "
                                     "followed by a low surrogate \\uDC00-\\uDFFF)",
-                                    label, r, (unsigned long)u);
+                                    LABEL, r, (unsigned long)u);
                     return fail(c->err, SL_ERR_PARSE, r,
                                 "%s at byte %zu: high surrogate \\u%04lX followed by \\u%04lX, "
                                 "not by a low surrogate \\uDC00-\\uDFFF",
-                                label, r, (unsigned long)u, (unsigned long)lo);
+                                LABEL, r, (unsigned long)u, (unsigned long)lo);
                 }
                 cp = 0x10000 + (((unsigned long)u - 0xD800) << 10) + ((unsigned long)lo - 0xDC00);
                 used = 12;
@@ -276,6 +316,7 @@ static int decode_part(decode_ctx *c, const char *raw, size_t n, const char *wha
     *out = (sl_view){ dst, o };
     c->scratch_used += o;
     return 0;
+#undef LABEL
 }
 
 int sl_query_parse(const char *query, size_t len, sl_query *out, char *scratch,
@@ -311,9 +352,7 @@ int sl_query_parse(const char *query, size_t len, sl_query *out, char *scratch,
         p->offset = start;
         p->shadowed = false;
         if (eq) {
-            char name[100];
-            snippet(name, sizeof name, p->key.ptr, p->key.len);
-            rc = decode_part(&c, eq + 1, n - klen - 1, name, &p->value);
+            rc = decode_part(&c, eq + 1, n - klen - 1, &p->key, &p->value);
             if (rc != 0)
                 return rc;
         }
@@ -341,17 +380,58 @@ bool sl_query_get(const sl_query *q, const char *key, sl_view *value)
     return false;
 }
 
+/* True when none of the eight bytes is '"', '\\', a control byte or >= 0x80. */
+static inline bool word_is_plain(uint64_t w)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
+    uint64_t quote = w ^ (ones * '"'), bslash = w ^ (ones * '\\');
+    uint64_t control = (w - ones * 0x20) & ~w;
+    uint64_t is_quote = (quote - ones) & ~quote, is_bslash = (bslash - ones) & ~bslash;
+    return ((control | is_quote | is_bslash | w) & highs) == 0;
+}
+
+/* Append the separator sep (when not '\0') and v as a JSON string:
+   printable ASCII is copied as is, the rest goes through
+   sl_buf_append_json_string. */
+static void append_string(sl_buf *b, char sep, sl_view v)
+{
+    size_t i = 0;
+    for (; i + 8 <= v.len; i += 8) {
+        uint64_t w;
+        memcpy(&w, v.ptr + i, 8);
+        if (!word_is_plain(w))
+            break;
+    }
+    for (; i < v.len; i++) {
+        unsigned char ch = (unsigned char)v.ptr[i];
+        if (ch < 0x20 || ch >= 0x80 || ch == '"' || ch == '\\')
+            break;
+    }
+    if (i < v.len) {
+        if (sep)
+            sl_buf_append_char(b, sep);
+        sl_buf_append_json_string(b, v.ptr, v.len);
+        return;
+    }
+    sl_buf_reserve(b, v.len + 3);
+    char *d = b->data + b->len;
+    if (sep)
+        *d++ = sep;
+    d[0] = '"';
+    memcpy(d + 1, v.ptr, v.len);
+    d[v.len + 1] = '"';
+    b->len = (size_t)(d + v.len + 2 - b->data);
+    b->data[b->len] = '\0';
+}
+
 void sl_query_append_json(const sl_query *q, sl_buf *out, bool *comma)
 {
     for (size_t i = 0; i < q->count; i++) {
         const sl_query_param *p = &q->params[i];
         if (p->shadowed)
             continue;
-        if (*comma)
-            sl_buf_append_char(out, ',');
-        sl_buf_append_json_string(out, p->key.ptr, p->key.len);
-        sl_buf_append_char(out, ':');
-        sl_buf_append_json_string(out, p->value.ptr, p->value.len);
+        append_string(out, *comma ? ',' : '\0', p->key);
+        append_string(out, ':', p->value);
         *comma = true;
     }
 }

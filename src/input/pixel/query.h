@@ -41,9 +41,9 @@
  *                 change if read as a number, and scenario filters compare
  *                 numerically when both sides read as numbers anyway.
  *
- * Nothing here allocates: decoded text goes to a caller's scratch buffer
- * (one of the query's length always suffices) and params are views into
- * the query or the scratch.
+ * Nothing here allocates: a name or value with nothing to decode is a view
+ * into the query, the others are decoded into a caller's scratch buffer
+ * (one of the query's length always suffices).
  */
 #ifndef SL_QUERY_H
 #define SL_QUERY_H

@@ -498,16 +498,18 @@ static int set_field(parse_state *st, const fmt_var *v, size_t start, size_t end
 {
     const char *raw = st->line + start;
     size_t n = end - start;
+    /* Stored from locals, not copied field to field: reading back a view just
+       written as two halves stalls store forwarding. */
+    bool absent = n == 1 && raw[0] == '-';
+    sl_view rv = { raw, n };
     fld->name = v->name;
     fld->type = v->type;
-    fld->raw = (sl_view){ raw, n };
-    fld->value = fld->raw;
+    fld->raw = rv;
+    fld->value = (sl_view){ raw, absent ? 0 : n };
     fld->num = 0;
-    fld->absent = n == 1 && raw[0] == '-';
-    if (fld->absent) {
-        fld->value.len = 0;
+    fld->absent = absent;
+    if (absent)
         return 0;
-    }
     const char *what = NULL;
     int rc;
     switch (v->type) {
@@ -687,9 +689,47 @@ static bool utf8_valid(const char *p, size_t n)
     return true;
 }
 
+/* True when none of the eight bytes is '"', '\\', a control byte or >= 0x80. */
+static inline bool word_is_plain(uint64_t w)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
+    uint64_t quote = w ^ (ones * '"'), bslash = w ^ (ones * '\\');
+    uint64_t control = (w - ones * 0x20) & ~w;
+    uint64_t is_quote = (quote - ones) & ~quote, is_bslash = (bslash - ones) & ~bslash;
+    return ((control | is_quote | is_bslash | w) & highs) == 0;
+}
+
+static bool text_is_plain(const char *p, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        if (!word_is_plain(w))
+            return false;
+    }
+    for (; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\')
+            return false;
+    }
+    return true;
+}
+
 /* A JSON string of text; bytes that are not UTF-8 become U+FFFD. */
 static void append_text(sl_buf *b, sl_view v)
 {
+    /* Printable ASCII needs no escaping: one copy, no per-byte branches. */
+    if (text_is_plain(v.ptr, v.len)) {
+        sl_buf_reserve(b, v.len + 2);
+        char *d = b->data + b->len;
+        d[0] = '"';
+        memcpy(d + 1, v.ptr, v.len);
+        d[v.len + 1] = '"';
+        b->len += v.len + 2;
+        b->data[b->len] = '\0';
+        return;
+    }
     if (utf8_valid(v.ptr, v.len)) {
         sl_buf_append_json_string(b, v.ptr, v.len);
         return;
@@ -795,9 +835,7 @@ void sl_nginx_line_append_json(const sl_nginx_line *l, sl_buf *out, bool *comma)
             char iso[32];
             sl_timestamp_format_iso(fld->num, iso, sizeof iso);
             append_key(out, "ts", 2, comma);
-            sl_buf_append_char(out, '"');
-            sl_buf_append_str(out, iso);
-            sl_buf_append_char(out, '"');
+            append_text(out, sl_view_of(iso));
             ts_done = true;
         }
     }
