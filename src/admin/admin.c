@@ -12,11 +12,50 @@
 
 #define TAG "admin"
 
+typedef struct admin_route {
+    char *prefix;
+    bool open;
+    sl_admin_handler handler;
+    void *arg;
+} admin_route;
+
+#define MAX_ROUTES 32
+
 struct sl_admin {
     const sl_config *const *cfg_ref;
     sl_log *log;
     sl_http_server *http;
+    admin_route routes[MAX_ROUTES];
+    _Atomic int nroutes;
 };
+
+int sl_admin_add_route(sl_admin *a, const char *prefix, bool open, sl_admin_handler handler,
+                       void *arg)
+{
+    int n = atomic_load(&a->nroutes);
+    if (n >= MAX_ROUTES)
+        return SL_ERR_TOOBIG;
+    a->routes[n] = (admin_route){ sl_strdup(prefix), open, handler, arg };
+    atomic_store(&a->nroutes, n + 1); /* publish after the entry is written */
+    return 0;
+}
+
+static const admin_route *find_route(sl_admin *a, const char *path)
+{
+    const admin_route *best = NULL;
+    size_t best_len = 0;
+    int n = atomic_load(&a->nroutes);
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(a->routes[i].prefix);
+        bool match = strncmp(path, a->routes[i].prefix, len) == 0 &&
+                     (path[len] == '\0' || path[len] == '/' || a->routes[i].prefix[len - 1] == '/');
+        if (match && len >= best_len) {
+            best = &a->routes[i];
+            best_len = len;
+        }
+    }
+    return best;
+}
 
 void sl_admin_topics_json(sl_log *log, sl_buf *out)
 {
@@ -77,8 +116,10 @@ static int64_t admin_on_headers(void *arg, sl_http_request *req, sl_http_respons
 {
     sl_admin *a = arg;
     const sl_config *cfg = atomic_load((_Atomic(const sl_config *) *)a->cfg_ref);
+    const admin_route *route = find_route(a, req->path);
     bool open = strcmp(req->path, "/health") == 0 ||
-                (strcmp(req->path, "/metrics") == 0 && cfg->admin_metrics_open);
+                (strcmp(req->path, "/metrics") == 0 && cfg->admin_metrics_open) ||
+                (route && route->open);
     if (!open && !sl_http_token_ok(req, cfg->admin.token)) {
         sl_http_error(resp, 401, "missing or wrong bearer token (admin.token)");
         snprintf(resp->extra_headers, sizeof resp->extra_headers,
@@ -91,6 +132,15 @@ static int64_t admin_on_headers(void *arg, sl_http_request *req, sl_http_respons
 static void admin_on_request(void *arg, sl_http_request *req, sl_http_response *resp)
 {
     sl_admin *a = arg;
+    const admin_route *route = find_route(a, req->path);
+    if (route) {
+        if (req->body_too_large) {
+            sl_http_error(resp, 413, "request body over 1 MiB");
+            return;
+        }
+        route->handler(route->arg, req, resp);
+        return;
+    }
     if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
         sl_http_error(resp, 405, "%s is not allowed on %s", req->method, req->path);
         return;
@@ -138,5 +188,7 @@ void sl_admin_stop(sl_admin *a)
     if (!a)
         return;
     sl_http_server_stop(a->http);
+    for (int i = 0; i < atomic_load(&a->nroutes); i++)
+        free(a->routes[i].prefix);
     free(a);
 }
