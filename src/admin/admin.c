@@ -116,7 +116,9 @@ static int64_t admin_on_headers(void *arg, sl_http_request *req, sl_http_respons
 {
     sl_admin *a = arg;
     const sl_config *cfg = atomic_load((_Atomic(const sl_config *) *)a->cfg_ref);
-    const admin_route *route = find_route(a, req->path);
+    bool builtin = !strcmp(req->path, "/health") || !strcmp(req->path, "/metrics") ||
+                   !strcmp(req->path, "/api/topics");
+    const admin_route *route = builtin ? NULL : find_route(a, req->path);
     bool open = strcmp(req->path, "/health") == 0 ||
                 (strcmp(req->path, "/metrics") == 0 && cfg->admin_metrics_open) ||
                 (route && route->open);
@@ -132,8 +134,10 @@ static int64_t admin_on_headers(void *arg, sl_http_request *req, sl_http_respons
 static void admin_on_request(void *arg, sl_http_request *req, sl_http_response *resp)
 {
     sl_admin *a = arg;
-    const admin_route *route = find_route(a, req->path);
-    if (route) {
+    bool builtin = !strcmp(req->path, "/health") || !strcmp(req->path, "/metrics") ||
+                   !strcmp(req->path, "/api/topics");
+    const admin_route *route = builtin ? NULL : find_route(a, req->path);
+    if (route) { /* built-ins first: a dashboard route on "/" must not shadow them */
         if (req->body_too_large) {
             sl_http_error(resp, 413, "request body over 1 MiB");
             return;
