@@ -77,7 +77,18 @@ static inline const char *skip_ws(const char *p, const char *end)
 static inline const char *string_end(const char *p, const char *end, bool *escaped)
 {
     *escaped = false;
-    for (p++; p < end; p++) {
+    p++;
+    /* Eight bytes at a time while no quote or backslash is among them (SWAR). */
+    while (end - p >= 8) {
+        uint64_t x;
+        memcpy(&x, p, 8);
+        uint64_t q = x ^ 0x2222222222222222ull, b = x ^ 0x5c5c5c5c5c5c5c5cull;
+        uint64_t hit = ((q - 0x0101010101010101ull) & ~q) | ((b - 0x0101010101010101ull) & ~b);
+        if (hit & 0x8080808080808080ull)
+            break;
+        p += 8;
+    }
+    for (; p < end; p++) {
         char c = *p;
         if (c == '"')
             return p;
