@@ -14,7 +14,7 @@
 BUILD    ?= build
 CC       ?= cc
 CFLAGS   ?= -O2 -g
-PKGS     := libmicrohttpd yaml-0.1 libzstd jansson libcurl zlib sqlite3 rdkafka snappy
+PKGS     := libmicrohttpd yaml-0.1 libzstd jansson libcurl zlib sqlite3 rdkafka snappy hiredis libpq
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 ifeq ($(SANITIZE),1)

@@ -13,9 +13,11 @@ APT_PACKAGES=(
   build-essential pkg-config clang libclang-rt-14-dev
   # libraries sluice links
   libmicrohttpd-dev libyaml-dev libzstd-dev libjansson-dev libcurl4-openssl-dev
-  zlib1g-dev libsqlite3-dev librdkafka-dev libsnappy-dev libpcre2-dev
+  zlib1g-dev libsqlite3-dev librdkafka-dev libsnappy-dev libpcre2-dev libhiredis-dev libpq-dev
   # tests and benchmarks
   libcriterion-dev zstd curl procps prometheus wrk
+  # real servers and clients the end-to-end tests start or use
+  redis-server postgresql kcat chromium
 )
 
 missing=()

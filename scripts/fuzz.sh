@@ -24,7 +24,7 @@ case "$SECS" in ''|*[!0-9]*) echo "usage: scripts/fuzz.sh SECONDS_PER_TARGET" >&
 CC=${FUZZ_CC:-clang}
 OUT=build/fuzz
 JOBS=${JOBS:-$(nproc)}
-PKGS="libmicrohttpd yaml-0.1 libzstd jansson libcurl zlib sqlite3 rdkafka snappy"
+PKGS="libmicrohttpd yaml-0.1 libzstd jansson libcurl zlib sqlite3 rdkafka snappy hiredis libpq"
 VERSION=$(cat VERSION 2>/dev/null || echo 0.0.0)
 
 command -v "$CC" >/dev/null || { echo "fuzz: $CC not found (apt-get install clang)" >&2; exit 1; }

@@ -91,6 +91,13 @@ static const conf_key admin_keys[] = {
     { 0 },
 };
 
+static const conf_key catalogue_keys[] = {
+    { "postgres", K_STRING, "", CFG(catalogue_postgres), 0, NULL,
+      "libpq connection string of the catalogue (scenarios, members, stats); empty = SQLite "
+      "in data_dir/catalogue.db." },
+    { 0 },
+};
+
 static const conf_key topic_keys[] = {
     { "partitions", K_INT, "1", TOPIC(spec.partitions), 0, NULL, "Number of partitions (1-1024)." },
     { "replication", K_INT, "1", TOPIC(spec.replication), 0, NULL,
@@ -136,6 +143,7 @@ static const char default_yaml[] =
     "  alerts.realtime: { partitions: 1, retention: 1d }\n"
     "  web.raw: { partitions: 3, key: memberId }\n"
     "  scenario.results: { partitions: 3, key: scenario_id }\n"
+    "  scenario.stats: { partitions: 3, key: scenario_id, timestamp: window_start }\n"
     "collector:\n"
     "  listen: 127.0.0.1:8081\n"
     "  routes:\n"
@@ -858,7 +866,8 @@ static void parse_root(parse_ctx *ctx, sl_config *cfg, yaml_node_t *root)
             parse_stages(ctx, cfg, v, SL_STAGE_OUTPUT);
         } else if (parse_table_key(ctx, root_keys, cfg, name, v))
             unknown_key(ctx, k, "the top level", root_keys,
-                        "log, kafka, topics, collector, admin, inputs, processors, outputs");
+                        "log, kafka, topics, collector, admin, catalogue, inputs, processors, "
+                        "outputs");
     }
     if (topics) {
         ctx->saw_topics = true;
@@ -948,6 +957,7 @@ int sl_config_parse(const char *name, const char *yaml, size_t len, sl_config **
     apply_defaults(log_keys, cfg);
     apply_defaults(collector_keys, cfg);
     apply_defaults(admin_keys, cfg);
+    apply_defaults(catalogue_keys, cfg);
 
     bool is_default = yaml == default_yaml;
     parse_ctx base = { .name = "<default>", .errors = errors };
@@ -1016,6 +1026,7 @@ void sl_config_free(sl_config *cfg)
     free(cfg->collector.token);
     free(cfg->admin.listen);
     free(cfg->admin.token);
+    free(cfg->catalogue_postgres);
     free(cfg);
 }
 
@@ -1142,6 +1153,7 @@ void sl_config_reference(sl_buf *out)
         "match wins. `when` is `has(path)`, `path == 'value'` or `true`. A request's "
         "`?topic=` overrides the routes.\n");
     sl_conf_reference_table(out, "admin", admin_keys);
+    sl_conf_reference_table(out, "catalogue", catalogue_keys);
     sl_buf_append_str(out,
         "\n`kafka` is a map of librdkafka settings passed through when `log.backend: kafka`.\n");
 }

@@ -151,6 +151,9 @@ typedef struct sl_config {
     sl_listen_config admin;
     bool admin_metrics_open;  /* /metrics needs no token even when one is set */
 
+    /* catalogue: scenarios, members, stats */
+    char *catalogue_postgres; /* libpq conninfo; "" = SQLite in data_dir */
+
     /* inputs, processors, outputs: validated by their plugins (pipeline/) */
     sl_stage_config *stages;
     size_t nstages;
