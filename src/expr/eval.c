@@ -22,7 +22,8 @@
  *   - Any other pair of present values is unequal and unordered: == is
  *     false, != is true, < <= > >= are false. Booleans equal booleans,
  *     null equals null, arrays and lists are equal when their elements
- *     are, objects when their JSON text is identical.
+ *     are (arrays nested more than 64 deep never are), objects when their
+ *     JSON text is identical.
  *   - Arithmetic reads its operands as numbers; anything else, a division
  *     by zero or an overflowing float gives no value (MISSING).
  */
@@ -33,9 +34,13 @@
 #include <errno.h>
 #include <math.h>
 
+/* Arrays nested deeper than this compare unequal instead of recursing on. */
+#define SEQ_DEPTH_MAX 64
+
 typedef struct eval_ctx {
     const sl_expr *e;
     sl_expr_scan *scan;
+    unsigned seq_depth;      /* arrays being compared inside each other */
 } eval_ctx;
 
 /* The relation of two values. */
@@ -286,7 +291,7 @@ static int rel_num(const num *a, const num *b)
 typedef struct seq_iter {
     eval_ctx *c;
     bool is_list;
-    const uint32_t *kid, *kid_end;
+    uint32_t kid, kid_end;   /* range of e->kids (indices: kids may be NULL) */
     sl_json_iter json;
 } seq_iter;
 
@@ -296,8 +301,8 @@ static void seq_init(seq_iter *it, eval_ctx *c, const sl_expr_value *v)
     it->is_list = v->type == SL_EXPR_LIST;
     if (it->is_list) {
         const expr_node *n = &c->e->nodes[v->node];
-        it->kid = c->e->kids + n->a;
-        it->kid_end = it->kid + n->b;
+        it->kid = n->a;
+        it->kid_end = n->a + n->b;
     } else {
         sl_json_iter_init(&it->json, v->s);
     }
@@ -308,7 +313,7 @@ static bool seq_next(seq_iter *it, sl_expr_value *out)
     if (it->is_list) {
         if (it->kid == it->kid_end)
             return false;
-        eval_value(it->c, *it->kid++, out);
+        eval_value(it->c, it->c->e->kids[it->kid++], out);
         return true;
     }
     sl_view elem;
@@ -331,19 +336,31 @@ static bool equal(eval_ctx *c, sl_expr_value *a, sl_expr_value *b)
 
 static int rel_seq(eval_ctx *c, const sl_expr_value *a, const sl_expr_value *b)
 {
+    if (c->seq_depth >= SEQ_DEPTH_MAX) /* an event may nest 4096 deep */
+        return REL_NE;
+    c->seq_depth++;
     seq_iter x, y;
     seq_init(&x, c, a);
     seq_init(&y, c, b);
+    int r;
     for (;;) {
         sl_expr_value p, q;
         bool hp = seq_next(&x, &p), hq = seq_next(&y, &q);
-        if (hp != hq)
-            return REL_NE;
-        if (!hp)
-            return REL_SAME;
-        if (p.type == SL_EXPR_MISSING || q.type == SL_EXPR_MISSING || !equal(c, &p, &q))
-            return REL_NE;
+        if (hp != hq) {
+            r = REL_NE;
+            break;
+        }
+        if (!hp) {
+            r = REL_SAME;
+            break;
+        }
+        if (p.type == SL_EXPR_MISSING || q.type == SL_EXPR_MISSING || !equal(c, &p, &q)) {
+            r = REL_NE;
+            break;
+        }
     }
+    c->seq_depth--;
+    return r;
 }
 
 /* Is needle an element of hay (a list or an array), or a substring of it? */
@@ -594,11 +611,11 @@ static bool eval_bool(eval_ctx *c, uint32_t idx)
         slots_[k_].object = -1;                                           \
     sl_expr_scan scan_ = { &(e_)->keys, (objects_),                       \
                            (uint32_t)SL_MIN((nobjects_), (size_t)UINT32_MAX), 0, slots_ }; \
-    eval_ctx c = { (e_), &scan_ }
+    eval_ctx c = { (e_), &scan_, 0 }
 
 bool sl_expr_eval_bool_scan(const sl_expr *e, sl_expr_scan *scan)
 {
-    eval_ctx c = { e, scan };
+    eval_ctx c = { e, scan, 0 };
     return eval_bool(&c, e->root);
 }
 

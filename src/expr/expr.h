@@ -35,7 +35,10 @@ typedef struct sl_expr sl_expr;
 
 /* Limits, checked at compile time with a message naming the position. */
 #define SL_EXPR_MAX_SOURCE  (1u << 20) /* bytes of expression text */
-#define SL_EXPR_MAX_DEPTH   200        /* nesting of the expression tree */
+#define SL_EXPR_MAX_DEPTH   100        /* depth of the expression tree */
+/* Parentheses and prefix operators open while parsing: twice the depth,
+   because the canonical text of a tree of depth d never needs more. */
+#define SL_EXPR_MAX_NESTING (2 * SL_EXPR_MAX_DEPTH)
 #define SL_EXPR_MAX_FIELDS  128        /* distinct top-level keys referenced */
 
 /* The type of a value produced by evaluation. */

@@ -26,7 +26,8 @@
  * recursing. A minus in front of a number literal is folded into it.
  *
  * Errors stop at the first one and name its byte offset; recursion is
- * bounded (SL_EXPR_MAX_DEPTH) both while parsing and in the finished tree,
+ * bounded while parsing (SL_EXPR_MAX_NESTING) and in the finished tree
+ * (SL_EXPR_MAX_DEPTH),
  * so neither "((((((..." nor "1+1+1+...+1" can exhaust the stack here or
  * in the evaluator.
  */
@@ -146,8 +147,9 @@ static uint32_t fail_expected(parser *p, const char *what)
 
 static bool enter(parser *p, size_t pos)
 {
-    if (++p->nest > SL_EXPR_MAX_DEPTH) {
-        fail(p, pos, "expression nests deeper than %d levels", SL_EXPR_MAX_DEPTH);
+    if (++p->nest > SL_EXPR_MAX_NESTING) {
+        fail(p, pos, "more than %d nested parentheses, brackets and prefix operators",
+             SL_EXPR_MAX_NESTING);
         return false;
     }
     return true;

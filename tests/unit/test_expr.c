@@ -507,24 +507,38 @@ Test(expr, limits_are_errors_not_crashes)
     for (int i = 0; i < 100000; i++)
         sl_buf_append_char(&src, '(');
     char *msg = error_of(src.data, src.len);
-    cr_assert(strstr(msg, "nests deeper than 200 levels"), "%s", msg);
+    cr_assert_str_eq(msg, "at 200: more than 200 nested parentheses, brackets and prefix operators");
     free(msg);
 
     sl_buf_reset(&src);
     sl_buf_append_str(&src, "1");
-    for (int i = 0; i < 300; i++)
+    for (int i = 0; i < 150; i++)
         sl_buf_append_str(&src, " + 1");
     msg = error_of(src.data, src.len);
-    cr_assert(strstr(msg, "nests deeper than 200 levels"), "%s", msg);
+    cr_assert_str_eq(msg, "at 398: expression nests deeper than 100 levels");
     free(msg);
 
     sl_buf_reset(&src);
-    for (int i = 0; i < 300; i++)
+    for (int i = 0; i < 150; i++)
         sl_buf_append_char(&src, '-');
     sl_buf_append_str(&src, "x");
     msg = error_of(src.data, src.len);
-    cr_assert(strstr(msg, "nests deeper than 200 levels"), "%s", msg);
+    cr_assert(strstr(msg, "expression nests deeper than 100 levels"), "%s", msg);
     free(msg);
+
+    /* What compiles prints a text that compiles: at the deepest tree,
+       every level of it printed as !( ... ). */
+    sl_buf_reset(&src);
+    for (int i = 0; i < SL_EXPR_MAX_DEPTH - 2; i++)
+        sl_buf_append_str(&src, "!");
+    sl_buf_append_str(&src, "a < b");
+    sl_expr *deep = compile(src.data);
+    sl_buf text = SL_BUF_INIT;
+    sl_expr_to_string(deep, &text);
+    sl_expr_free(deep);
+    deep = compile(text.data);
+    sl_expr_free(deep);
+    sl_buf_free(&text);
 
     /* A long && chain is flat: thousands of conditions compile. */
     sl_buf_reset(&src);
@@ -553,6 +567,24 @@ Test(expr, limits_are_errors_not_crashes)
         sl_buf_printf(&src, "%sa%d == %d", i ? " && " : "", i, i);
     e = compile(src.data);
     cr_assert(sl_expr_eval_bool(e, sl_buf_view(&ev)));
+    sl_expr_free(e);
+
+    /* Arrays nested thousands deep in an event: compared without
+       recursing that deep (beyond 64 levels they are unequal). */
+    sl_buf_reset(&ev);
+    sl_buf_append_str(&ev, "{\"a\":");
+    for (int i = 0; i < 3000; i++)
+        sl_buf_append_char(&ev, '[');
+    for (int i = 0; i < 3000; i++)
+        sl_buf_append_char(&ev, ']');
+    sl_buf_append_str(&ev, ",\"b\":[[1]]}");
+    size_t end;
+    cr_assert_eq(sl_json_validate(ev.data, ev.len, 4096, &end, NULL), 0);
+    e = compile("a == a || [[1]] in [b] && b == [[1]]");
+    cr_assert(sl_expr_eval_bool(e, sl_buf_view(&ev)));
+    sl_expr_free(e);
+    e = compile("a == a");
+    cr_assert(!sl_expr_eval_bool(e, sl_buf_view(&ev)));
     sl_expr_free(e);
 
     sl_buf_free(&src);
