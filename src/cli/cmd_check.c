@@ -56,15 +56,9 @@ int sl_cmd_check(int argc, char **argv)
     }
     sl_buf errors = SL_BUF_INIT;
     sl_config *cfg = NULL;
-    if (sl_config_load(path, &cfg, &errors) < 0) {
+    if (sl_pipeline_load_config(path, &cfg, &errors) < 0) {
         fputs(errors.data ? errors.data : "invalid configuration\n", stderr);
         sl_buf_free(&errors);
-        return 1;
-    }
-    if (sl_pipeline_check(cfg, &errors) < 0) {
-        fputs(errors.data ? errors.data : "invalid configuration\n", stderr);
-        sl_buf_free(&errors);
-        sl_config_free(cfg);
         return 1;
     }
     printf("%s: ok (%zu topics, %zu routes, %zu stages, data in %s)\n", cfg->path, cfg->ntopics,

@@ -149,26 +149,19 @@ static sl_config *reload(const char *path, const sl_config *old)
 {
     sl_buf errors = SL_BUF_INIT;
     sl_config *fresh = NULL;
-    if (sl_config_load(path, &fresh, &errors) < 0) {
+    int rc = sl_pipeline_load_config(path, &fresh, &errors);
+    if (rc < 0) {
         SL_ERROR(TAG, "reload failed, keeping the running configuration:\n%s",
                  errors.data ? errors.data : "");
         sl_buf_free(&errors);
         return NULL;
     }
+    sl_buf_free(&errors);
     if (!topics_compatible(old, fresh)) {
-        sl_buf_free(&errors);
         SL_ERROR(TAG, "reload refused: topic changes need a restart");
         sl_config_free(fresh);
         return NULL;
     }
-    if (sl_pipeline_check(fresh, &errors) < 0) {
-        SL_ERROR(TAG, "reload failed, keeping the running configuration:\n%s",
-                 errors.data ? errors.data : "");
-        sl_buf_free(&errors);
-        sl_config_free(fresh);
-        return NULL;
-    }
-    sl_buf_free(&errors);
     int kept = 0;
     if (!stages_equal(old, fresh)) {
         SL_WARN(TAG, "reload: inputs, processors and outputs cannot change while running "
@@ -212,15 +205,9 @@ int sl_cmd_run(int argc, char **argv)
     }
     sl_buf errors = SL_BUF_INIT;
     sl_config *cfg = NULL;
-    if (sl_config_load(path, &cfg, &errors) < 0) {
+    if (sl_pipeline_load_config(path, &cfg, &errors) < 0) {
         fputs(errors.data ? errors.data : "invalid configuration\n", stderr);
         sl_buf_free(&errors);
-        return 1;
-    }
-    if (sl_pipeline_check(cfg, &errors) < 0) {
-        fputs(errors.data ? errors.data : "invalid configuration\n", stderr);
-        sl_buf_free(&errors);
-        sl_config_free(cfg);
         return 1;
     }
     sl_buf_free(&errors);

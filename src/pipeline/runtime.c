@@ -179,6 +179,17 @@ int sl_pipeline_check(const sl_config *cfg, sl_buf *errors)
     return rc;
 }
 
+int sl_pipeline_load_config(const char *path, sl_config **out, sl_buf *errors)
+{
+    sl_config *cfg = NULL;
+    int rc = sl_config_load(path, &cfg, errors);
+    if (rc == 0 && (rc = sl_pipeline_check(cfg, errors)) < 0)
+        sl_config_free(cfg);
+    if (rc == 0)
+        *out = cfg;
+    return rc;
+}
+
 static void stage_free(sl_stage *st)
 {
     if (st->conf) {

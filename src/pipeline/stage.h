@@ -122,6 +122,10 @@ const sl_plugin *const *sl_plugins(void);
 /* Validate every stage entry of cfg with its plugin (used by sluice check). */
 int sl_pipeline_check(const sl_config *cfg, sl_buf *errors);
 
+/* Load a configuration (NULL = the embedded default) and check its stages;
+   errors go to errors. The one entry point for run, check and reload. */
+int sl_pipeline_load_config(const char *path, sl_config **out, sl_buf *errors);
+
 /*
  * Start the stages of cfg whose name or type is in `only` (NULL = all).
  * cfg and log must outlive the pipeline.

@@ -7,6 +7,7 @@
 #include "core/alloc.h"
 #include "core/json.h"
 #include "core/timestamp.h"
+#include "core/utf8.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -284,30 +285,6 @@ void sl_ingest_plan_free(sl_ingest_plan *plan)
     memset(plan, 0, sizeof *plan);
 }
 
-static bool valid_utf8(sl_view v)
-{
-    const unsigned char *p = (const unsigned char *)v.ptr, *end = p + v.len;
-    while (p < end) {
-        unsigned c = *p;
-        size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        if (!n || (size_t)(end - p) < n || (n == 2 && c < 0xC2))
-            return false;
-        for (size_t i = 1; i < n; i++)
-            if ((p[i] & 0xC0) != 0x80)
-                return false;
-        if (n == 3) {
-            unsigned cp = ((c & 15u) << 12) | ((p[1] & 63u) << 6) | (p[2] & 63u);
-            if (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))
-                return false;
-        } else if (n == 4) {
-            unsigned cp = ((c & 7u) << 18) | ((p[1] & 63u) << 12) | ((p[2] & 63u) << 6);
-            if (cp < 0x10000 || cp > 0x10FFFF)
-                return false;
-        }
-        p += n;
-    }
-    return true;
-}
 
 static void append_base64(sl_buf *out, sl_view v)
 {
@@ -349,7 +326,7 @@ void sl_dlq_envelope(sl_buf *out, const char *source, const char *reason, const 
     else
         sl_buf_append_str(out, ",\"index\":null");
     sl_buf_printf(out, ",\"received\":\"%s\"", when);
-    if (valid_utf8(original)) {
+    if (sl_utf8_valid(original.ptr, original.len)) {
         sl_buf_append_str(out, ",\"original\":");
         sl_buf_append_json_string(out, original.ptr, original.len);
     } else {

@@ -20,6 +20,7 @@
  * again (a valid %XX is three raw bytes for one decoded byte).
  */
 #include "input/pixel/query.h"
+#include "core/utf8.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -83,48 +84,7 @@ static size_t raw_offset(const char *raw, size_t n, size_t d)
     return i;
 }
 
-/* Length of the valid UTF-8 sequence at s, or 0 (RFC 3629). */
-static size_t utf8_sequence(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
-    if (c >= 0xE0 && c <= 0xEF) {
-        if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
-            return 0;
-        if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F))
-            return 0;
-        return 3;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-        if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
-            return 0;
-        if ((c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] > 0x8F))
-            return 0;
-        return 4;
-    }
-    return 0;
-}
 
-/* Offset of the first byte that is not valid UTF-8, or n. */
-static size_t utf8_check(const char *p, size_t n)
-{
-    const unsigned char *s = (const unsigned char *)p;
-    size_t i = 0;
-    while (i < n) {
-        if (s[i] < 0x80) {
-            i++;
-            continue;
-        }
-        size_t k = utf8_sequence(s + i, n - i);
-        if (k == 0)
-            return i;
-        i += k;
-    }
-    return n;
-}
 
 /* Four hex digits at s (n bytes available) as a code unit, or -1. */
 static long hex4(const char *s, size_t n)
@@ -259,7 +219,7 @@ static int decode_part(decode_ctx *c, const char *raw, size_t n, const sl_view *
     }
 
     /* 2. UTF-8. */
-    size_t at = utf8_check(dst, o);
+    size_t at = sl_utf8_check(dst, o);
     if (at < o) {
         size_t r = base + raw_offset(raw, n, at);
         snippet(bad, sizeof bad, dst + at, SL_MIN(o - at, (size_t)4));

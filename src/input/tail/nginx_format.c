@@ -22,6 +22,7 @@
  * Error messages are only formatted on failure.
  */
 #include "input/tail/nginx_format.h"
+#include "core/utf8.h"
 
 #include "core/alloc.h"
 #include "core/timestamp.h"
@@ -640,54 +641,7 @@ const sl_nginx_field *sl_nginx_line_get(const sl_nginx_line *l, const char *name
 
 /* ---- JSON ------------------------------------------------------------------ */
 
-/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, no
-   surrogates, nothing above U+10FFFF), or 0. */
-static size_t utf8_sequence(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
-    if (c >= 0xE0 && c <= 0xEF) {
-        if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
-            return 0;
-        if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F))
-            return 0;
-        return 3;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-        if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
-            return 0;
-        if ((c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] > 0x8F))
-            return 0;
-        return 4;
-    }
-    return 0;
-}
 
-static bool utf8_valid(const char *p, size_t n)
-{
-    const unsigned char *s = (const unsigned char *)p;
-    size_t i = 0;
-    while (i < n) {
-        /* ASCII runs, eight bytes at a time. */
-        while (i + 8 <= n) {
-            uint64_t w;
-            memcpy(&w, s + i, 8);
-            if (w & UINT64_C(0x8080808080808080))
-                break;
-            i += 8;
-        }
-        if (i >= n)
-            break;
-        size_t k = utf8_sequence(s + i, n - i);
-        if (k == 0)
-            return false;
-        i += k;
-    }
-    return true;
-}
 
 /* True when none of the eight bytes is '"', '\\', a control byte or >= 0x80. */
 static inline bool word_is_plain(uint64_t w)
@@ -730,14 +684,14 @@ static void append_text(sl_buf *b, sl_view v)
         b->data[b->len] = '\0';
         return;
     }
-    if (utf8_valid(v.ptr, v.len)) {
+    if (sl_utf8_valid(v.ptr, v.len)) {
         sl_buf_append_json_string(b, v.ptr, v.len);
         return;
     }
     sl_buf clean = SL_BUF_INIT;
     const unsigned char *s = (const unsigned char *)v.ptr;
     for (size_t i = 0; i < v.len;) {
-        size_t k = utf8_sequence(s + i, v.len - i);
+        size_t k = sl_utf8_sequence(s + i, v.len - i);
         if (k == 0) {
             sl_buf_append(&clean, "\xEF\xBF\xBD", 3);
             i++;
