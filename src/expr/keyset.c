@@ -113,6 +113,15 @@ static int32_t find_escaped(const sl_expr_keyset *ks, sl_view raw)
     return found;
 }
 
+/* Keys are short: a loop beats a call to memcmp. */
+static inline bool same_bytes(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return false;
+    return true;
+}
+
 /* The index of a raw key whose escapes are known to be there or not. */
 static inline __attribute__((always_inline))
 int32_t find_key(const sl_expr_keyset *ks, const char *k, size_t n, bool escaped)
@@ -126,14 +135,14 @@ int32_t find_key(const sl_expr_keyset *ks, const char *k, size_t n, bool escaped
         return -1;
     if (!ks->table) {
         for (uint32_t i = 0; i < ks->n; i++)
-            if (ks->keys[i].len == n && memcmp(ks->keys[i].name, k, n) == 0)
+            if (ks->keys[i].len == n && same_bytes(ks->keys[i].name, k, n))
                 return (int32_t)i;
         return -1;
     }
     uint32_t h = hash_bytes(k, n);
     for (uint32_t s = h & ks->mask; ks->table[s]; s = (s + 1) & ks->mask) {
         const struct sl_expr_key *key = &ks->keys[ks->table[s] - 1];
-        if (key->hash == h && key->len == n && memcmp(key->name, k, n) == 0)
+        if (key->hash == h && key->len == n && same_bytes(key->name, k, n))
             return (int32_t)(ks->table[s] - 1);
     }
     return -1;
