@@ -78,8 +78,8 @@ typedef struct sl_expr_value {
  * Compile len bytes of expression text. On success returns 0 and sets *out
  * (the caller frees it with sl_expr_free). On failure returns SL_ERR_PARSE,
  * leaves *out NULL and appends one line to err (may be NULL) naming the
- * byte offset from 0 and what was wrong: "at 14: expected ')' after
- * arguments of has".
+ * byte offset from 0 and what was wrong: "at 5: expected ')' after the
+ * argument of has(), found the end of the expression".
  */
 int sl_expr_compile(const char *src, size_t len, sl_expr **out, sl_buf *err);
 
