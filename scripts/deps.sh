@@ -15,7 +15,7 @@ APT_PACKAGES=(
   libmicrohttpd-dev libyaml-dev libzstd-dev libjansson-dev libcurl4-openssl-dev
   zlib1g-dev libsqlite3-dev librdkafka-dev libsnappy-dev libpcre2-dev libhiredis-dev libpq-dev
   # tests and benchmarks
-  libcriterion-dev zstd curl procps prometheus wrk
+  libcriterion-dev zstd curl procps prometheus wrk kcat
   # real servers and clients the end-to-end tests start or use
   redis-server postgresql kcat chromium
 )

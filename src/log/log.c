@@ -9,6 +9,7 @@
 #include "core/logging.h"
 #include "core/murmur2.h"
 #include "log/embedded/embedded.h"
+#include "log/kafka/kafka.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -25,10 +26,8 @@ int sl_log_open(const sl_log_options *opts, sl_log **out)
     const char *backend = opts->backend && *opts->backend ? opts->backend : "embedded";
     if (strcmp(backend, "embedded") == 0)
         return sl_log_embedded_open(opts, out);
-    if (strcmp(backend, "kafka") == 0) {
-        SL_ERROR(TAG, "log.backend kafka: the kafka backend is not built yet");
-        return SL_ERR_CONFIG;
-    }
+    if (strcmp(backend, "kafka") == 0)
+        return sl_log_kafka_open(opts, out);
     SL_ERROR(TAG, "log.backend \"%s\" is unknown (embedded or kafka)", backend);
     return SL_ERR_CONFIG;
 }
