@@ -26,7 +26,7 @@
 typedef enum {
     FLAG_RATE, FLAG_COUNT, FLAG_DURATION, FLAG_BATCH, FLAG_TO, FLAG_TOKEN, FLAG_CONCURRENCY,
     FLAG_SEED, FLAG_START, FLAG_TS_FORMAT, FLAG_TRUTH, FLAG_MAX_RETRIES, FLAG_TIMEOUT,
-    FLAG_PROGRESS, FLAG_NO_PROGRESS, FLAG_HELP,
+    FLAG_PROGRESS, FLAG_NO_PROGRESS, FLAG_HELP, FLAG_AS,
 } flag_id;
 
 typedef struct gen_flag {
@@ -62,6 +62,10 @@ static const gen_flag flags[] = {
       "epoch     1705314600.123456 (seconds, 6 decimals)\n"
       "epoch-ms  1705314600123\n"
       "mixed     cycle: ISO Z, ISO +09:00, epoch s, ms, us, ns" },
+    { "--as", "WIRE", FLAG_AS,
+      "json   JSON objects (every kind)\n"
+      "pixel  tracking-pixel GETs (web; the default with http://)\n"
+      "nginx  NGINX access-log lines (web; the default with file: and -)" },
     { "--truth", "FILE", FLAG_TRUTH,
       "append the id (request_id / event_id) of every acknowledged event,\n"
       "one per line, once it is acknowledged" },
@@ -96,6 +100,16 @@ static void print_usage(FILE *f)
             h += len + (nl ? 1 : 0);
         }
     }
+    bool any = false;
+    for (const sl_gen_kind *const *k = sl_gen_kind_list(); *k; k++)
+        for (const sl_gen_kind_flag *kf = (*k)->flags; kf && kf->name; kf++) {
+            if (!any)
+                fprintf(f, "\nkind options:\n");
+            any = true;
+            char head[40];
+            snprintf(head, sizeof head, "%s %s", kf->name, kf->arg);
+            fprintf(f, "  %-18s%s\n", head, kf->help);
+        }
     fprintf(f, "\nOn SIGINT/SIGTERM the batches in flight are still delivered (a second\n"
                "signal abandons them), then a summary is printed on stderr. Exit status:\n"
                "0 when every generated event was acknowledged, 1 otherwise, 2 on a usage\n"
@@ -269,11 +283,27 @@ static void on_stop_signal(int sig)
     sl_gen_request_stop();
 }
 
-/* Parse argv into *o. 0 = run, 1 = help printed, 2 = usage error. */
-static int parse_args(int argc, char **argv, sl_gen_options *o, int *progress)
+/* The kind flag called name (up to len), in any kind, or NULL. */
+static const sl_gen_kind_flag *find_kind_flag(const char *name, size_t len,
+                                              const sl_gen_kind **owner)
+{
+    for (const sl_gen_kind *const *k = sl_gen_kind_list(); *k; k++)
+        for (const sl_gen_kind_flag *kf = (*k)->flags; kf && kf->name; kf++)
+            if (strlen(kf->name) == len && strncmp(kf->name, name, len) == 0) {
+                *owner = *k;
+                return kf;
+            }
+    return NULL;
+}
+
+/* Parse argv into *o. 0 = run, 1 = help printed, 2 = usage error.
+   kind_opts (room for argc + 1 pointers) receives the kind's own flags. */
+static int parse_args(int argc, char **argv, sl_gen_options *o, int *progress,
+                      const char **kind_opts)
 {
     const char *kind = NULL;
     bool have_seed = false;
+    size_t nopts = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0)
@@ -290,8 +320,21 @@ static int parse_args(int argc, char **argv, sl_gen_options *o, int *progress)
         for (size_t k = 0; k < SL_ARRAY_LEN(flags); k++)
             if (strlen(flags[k].name) == name_len && strncmp(flags[k].name, a, name_len) == 0)
                 f = &flags[k];
-        if (!f)
-            return usage_error("unknown option '%.*s'", (int)name_len, a);
+        if (!f) {
+            const sl_gen_kind *owner = NULL;
+            const sl_gen_kind_flag *kf = find_kind_flag(a, name_len, &owner);
+            if (!kf)
+                return usage_error("unknown option '%.*s'", (int)name_len, a);
+            if (a[name_len] == '=')
+                value = a + name_len + 1;
+            else if (i + 1 < argc)
+                value = argv[++i];
+            else
+                return usage_error("%s needs a value (%s)", kf->name, kf->arg);
+            kind_opts[nopts++] = kf->name + 2;
+            kind_opts[nopts++] = value;
+            continue;
+        }
         if (f->arg) {
             if (a[name_len] == '=')
                 value = a + name_len + 1;
@@ -392,6 +435,17 @@ static int parse_args(int argc, char **argv, sl_gen_options *o, int *progress)
             o->timeout_ms = us / 1000;
             break;
         }
+        case FLAG_AS:
+            if (strcmp(value, "json") == 0)
+                o->wire = SL_GEN_WIRE_JSON;
+            else if (strcmp(value, "pixel") == 0)
+                o->wire = SL_GEN_WIRE_PIXEL;
+            else if (strcmp(value, "nginx") == 0)
+                o->wire = SL_GEN_WIRE_NGINX;
+            else
+                return usage_error("--as: '%s' is not json, pixel or nginx", value);
+            o->wire_set = true;
+            break;
         case FLAG_PROGRESS:
             *progress = 1;
             break;
@@ -412,6 +466,23 @@ static int parse_args(int argc, char **argv, sl_gen_options *o, int *progress)
                      names[0] ? ", " : "", (*k)->name);
         return usage_error("unknown kind '%s' (kinds: %s)", kind, names);
     }
+    for (size_t k = 0; k < nopts; k += 2) {
+        bool ours = false;
+        for (const sl_gen_kind_flag *kf = o->kind->flags; kf && kf->name; kf++)
+            ours |= strcmp(kf->name + 2, kind_opts[k]) == 0;
+        const sl_gen_kind *owner = NULL;
+        char flag[64];
+        snprintf(flag, sizeof flag, "--%s", kind_opts[k]);
+        find_kind_flag(flag, strlen(flag), &owner);
+        if (!ours)
+            return usage_error("%s is an option of kind %s, not of %s", flag,
+                               owner ? owner->name : "?", o->kind->name);
+    }
+    kind_opts[nopts] = NULL;
+    o->kind_opts = nopts ? kind_opts : NULL;
+    if (o->wire_set && o->wire != SL_GEN_WIRE_JSON &&
+        !(o->kind->wires & SL_GEN_WIRE_BIT(o->wire)))
+        return usage_error("--as: kind %s writes only json", o->kind->name);
     if (!have_seed)
         o->seed = random_seed();
     return 0;
@@ -422,11 +493,14 @@ int sl_cmd_gen(int argc, char **argv)
     sl_gen_options o;
     sl_gen_options_init(&o);
     int progress = -1;
-    int rc = parse_args(argc, argv, &o, &progress);
-    if (rc == 1)
-        return 0;
-    if (rc)
-        return rc;
+    const char **kind_opts = calloc((size_t)argc + 2, sizeof *kind_opts);
+    if (!kind_opts)
+        return 1;
+    int rc = parse_args(argc, argv, &o, &progress, kind_opts);
+    if (rc == 1 || rc) {
+        free(kind_opts);
+        return rc == 1 ? 0 : rc;
+    }
     o.progress = progress >= 0 ? progress : isatty(STDERR_FILENO);
 
     /* SIGINT/SIGTERM stop production and let in-flight batches land; the
@@ -446,6 +520,7 @@ int sl_cmd_gen(int argc, char **argv)
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     sigaction(SIGPIPE, &old_pipe, NULL);
+    free(kind_opts);
     if (rc < 0)
         return 1;
     sl_buf line = SL_BUF_INIT;

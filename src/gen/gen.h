@@ -42,11 +42,18 @@ typedef struct sl_gen_source {
     uint64_t seed;
     uint64_t next_index;
     sl_gen_ts_format ts_format;
+    sl_gen_wire wire;            /* JSON unless set after init (the kind must have it) */
+    sl_buf *truth;               /* handed to emit as ev->truth; NULL = none */
 } sl_gen_source;
 
 /* Starts at index 0. 0 or the kind's init error; free with _free either way. */
 int  sl_gen_source_init(sl_gen_source *s, const sl_gen_kind *kind, uint64_t seed,
                         sl_gen_ts_format ts_format);
+/* The same with the kind's own flags (name, value, ..., NULL; see kind.h);
+   a refusal is explained in err. */
+int  sl_gen_source_init_with(sl_gen_source *s, const sl_gen_kind *kind, uint64_t seed,
+                             sl_gen_ts_format ts_format, const char *const *opts, char *err,
+                             size_t errlen);
 /* Append event number s->next_index (then advance) with instant ts_us;
  * returns its index and fills *ev (id position relative to out->data). */
 uint64_t sl_gen_source_emit(sl_gen_source *s, int64_t ts_us, sl_buf *out, sl_gen_event *ev);
@@ -93,11 +100,18 @@ typedef struct sl_gen_options {
     int64_t retry_cap_ms;        /* backoff ceiling */
     int64_t retry_after_cap_ms;  /* ceiling on an honoured Retry-After */
     bool progress;               /* refresh a progress line on stderr */
+    const char *const *kind_opts; /* the kind's own flags: name, value, ..., NULL */
+    bool wire_set;               /* --as given; else the target and kind choose */
+    sl_gen_wire wire;
 } sl_gen_options;
 
 /* The defaults: batch 100, HTTP to 127.0.0.1:8081/api/collect, one sender,
  * unlimited retries with 100 ms..5 s backoff, 30 s timeout, ISO stamps. */
 void sl_gen_options_init(sl_gen_options *o);
+
+/* The wire a run writes: --as, else PIXEL for a kind that has it going to
+   HTTP, NGINX for one that has it going to a file or stdout, else JSON. */
+sl_gen_wire sl_gen_wire_for(const sl_gen_options *o);
 
 #define SL_GEN_DEFAULT_URL "http://127.0.0.1:8081/api/collect"
 

@@ -20,6 +20,10 @@ typedef struct gen_batch {
     uint32_t *id_off;        /* per event: its id's bytes in body */
     uint32_t *id_len;
     uint8_t *rejected;       /* per event: the target named it rejected */
+    uint32_t delivered;      /* targets sending one event at a time: events [0, delivered)
+                                are answered, a retry goes on from there */
+    sl_buf truth;            /* kinds' own ground-truth lines (--truth), back to back */
+    uint32_t *truth_off, *truth_len; /* per event; len 0 = write the id */
     struct gen_batch *next;  /* free list / ready queue link */
 } gen_batch;
 
@@ -52,6 +56,7 @@ typedef struct gen_sink_ops {
 
 extern const gen_sink_ops gen_sink_http;
 extern const gen_sink_ops gen_sink_fd;
+extern const gen_sink_ops gen_sink_pixel;
 
 /* How many stop requests arrived (0 run, 1 stop producing, 2+ abandon). */
 int gen_stop_level(void);

@@ -95,14 +95,41 @@ static inline unsigned sl_gen_rng_pick(sl_gen_rng *r, const uint16_t *cum, unsig
     return i;
 }
 
+/*
+ * What emit writes (`--as`). Every kind writes JSON objects; a kind that
+ * sets more bits in `wires` can also write the other shapes, each one line
+ * without a newline:
+ *
+ *   PIXEL  a tracking-pixel hit: TARGET TAB REFERER TAB USER-AGENT, where
+ *          TARGET is /{scenario_id}?params; the pixel target (sink_pixel.c)
+ *          sends it as one GET with those two headers
+ *   NGINX  the NGINX access-log line (combined format) of such a request
+ */
+typedef enum {
+    SL_GEN_WIRE_JSON = 0,
+    SL_GEN_WIRE_PIXEL,
+    SL_GEN_WIRE_NGINX,
+} sl_gen_wire;
+#define SL_GEN_WIRE_BIT(w) (1u << (w))
+
 /* One event being emitted. The driver fills the inputs; emit the outputs. */
 typedef struct sl_gen_event {
     uint64_t seed;               /* the run's seed, for ids such as req-<seed>-<index> */
     uint64_t index;              /* 0-based position in the run */
     int64_t ts_us;               /* the event's instant, µs since the Unix epoch */
     sl_gen_ts_format ts_format;
+    sl_gen_wire wire;            /* the shape to write (JSON unless the kind has others) */
+    sl_buf *truth;               /* non-NULL with --truth: a kind may append one line of
+                                    ground truth (no newline), written instead of the id */
     size_t id_off, id_len;       /* out: the id's bytes in out->data (for --truth) */
 } sl_gen_event;
+
+/* A flag only one kind takes (`sluice gen web --scenarios 5,6`); always with a value. */
+typedef struct sl_gen_kind_flag {
+    const char *name;            /* "--scenarios"; {0} ends a table */
+    const char *arg;             /* metavariable for --help */
+    const char *help;
+} sl_gen_kind_flag;
 
 typedef struct sl_gen_kind {
     const char *name;            /* the KIND argument */
@@ -110,6 +137,13 @@ typedef struct sl_gen_kind {
     const char *id_field;        /* the field emit reports in id_off/id_len, or NULL */
     /* Optional: allocate per-run state (NULL is fine). 0 or a negative code. */
     int (*init)(void **state, uint64_t seed);
+    /* Optional, for kinds with flags: init with the flags given, as
+       NULL-terminated name, value pairs (names without "--"); used instead
+       of init. On failure a message in err. */
+    int (*init_with)(void **state, uint64_t seed, const char *const *opts, char *err,
+                     size_t errlen);
+    const sl_gen_kind_flag *flags; /* the kind's own flags, or NULL */
+    unsigned wires;              /* SL_GEN_WIRE_BIT()s besides JSON; 0 = JSON only */
     void (*emit)(void *state, sl_gen_rng *rng, sl_gen_event *ev, sl_buf *out);
     void (*destroy)(void *state); /* optional; frees what init made */
 } sl_gen_kind;

@@ -90,6 +90,18 @@ void sl_gen_options_init(sl_gen_options *o)
     o->retry_after_cap_ms = 60000;
 }
 
+sl_gen_wire sl_gen_wire_for(const sl_gen_options *o)
+{
+    if (o->wire_set)
+        return o->wire;
+    unsigned w = o->kind ? o->kind->wires : 0;
+    if (o->target == SL_GEN_TO_HTTP && (w & SL_GEN_WIRE_BIT(SL_GEN_WIRE_PIXEL)))
+        return SL_GEN_WIRE_PIXEL;
+    if (o->target != SL_GEN_TO_HTTP && (w & SL_GEN_WIRE_BIT(SL_GEN_WIRE_NGINX)))
+        return SL_GEN_WIRE_NGINX;
+    return SL_GEN_WIRE_JSON;
+}
+
 void sl_gen_format_summary(const sl_gen_options *o, const sl_gen_stats *s, sl_buf *out)
 {
     double secs = s->elapsed_s > 0 ? s->elapsed_s : 1e-9;
@@ -249,6 +261,9 @@ static void batch_fill(gen_run *r, gen_batch *b, uint64_t first, uint32_t n)
     int64_t last_nominal = sl_gen_pace_offset_us(first + n - 1, o->rate);
     b->first = first;
     b->n = n;
+    b->delivered = 0;
+    sl_buf_reset(&b->truth);
+    r->source.truth = r->truth_fd >= 0 ? &b->truth : NULL;
     for (uint32_t i = 0; i < n; i++) {
         uint64_t index = first + i;
         int64_t ts;
@@ -259,9 +274,12 @@ static void batch_fill(gen_run *r, gen_batch *b, uint64_t first, uint32_t n)
         if (i > 0)
             sl_buf_append(out, r->ops->separator, sep_len);
         sl_gen_event ev;
+        size_t truth_at = b->truth.len;
         sl_gen_source_emit(&r->source, ts, out, &ev);
         b->id_off[i] = (uint32_t)ev.id_off;
         b->id_len[i] = (uint32_t)ev.id_len;
+        b->truth_off[i] = (uint32_t)truth_at;
+        b->truth_len[i] = (uint32_t)(b->truth.len - truth_at);
     }
     sl_buf_append_str(out, r->ops->close_text);
     memset(b->rejected, 0, n);
@@ -338,9 +356,14 @@ static void truth_record(gen_run *r, gen_sender *s, gen_batch *b)
         return;
     sl_buf_reset(&s->truth);
     for (uint32_t i = 0; i < b->n; i++) {
-        if (b->rejected[i] || b->id_len[i] == 0)
+        if (b->rejected[i])
             continue;
-        sl_buf_append(&s->truth, b->body.data + b->id_off[i], b->id_len[i]);
+        if (b->truth_len[i]) /* the kind's own line */
+            sl_buf_append(&s->truth, b->truth.data + b->truth_off[i], b->truth_len[i]);
+        else if (b->id_len[i])
+            sl_buf_append(&s->truth, b->body.data + b->id_off[i], b->id_len[i]);
+        else
+            continue;
         sl_buf_append_char(&s->truth, '\n');
     }
     pthread_mutex_lock(&r->truth_lock);
@@ -488,6 +511,9 @@ static void run_free(gen_run *r)
         free(r->slots[i].id_off);
         free(r->slots[i].id_len);
         free(r->slots[i].rejected);
+        free(r->slots[i].truth_off);
+        free(r->slots[i].truth_len);
+        sl_buf_free(&r->slots[i].truth);
     }
     free(r->slots);
     if (r->truth_fd >= 0)
@@ -512,16 +538,33 @@ int sl_gen_run(const sl_gen_options *o, sl_gen_stats *stats)
     pthread_cond_init(&r->slot_freed, NULL);
     pthread_cond_init(&r->batch_ready, NULL);
     pthread_cond_init(&r->sender_done, NULL);
-    r->ops = o->target == SL_GEN_TO_HTTP ? &gen_sink_http : &gen_sink_fd;
+    sl_gen_wire wire = sl_gen_wire_for(o);
+    r->ops = o->target != SL_GEN_TO_HTTP ? &gen_sink_fd
+             : wire == SL_GEN_WIRE_PIXEL ? &gen_sink_pixel
+                                         : &gen_sink_http;
     r->limit = event_limit(o);
     int rc = 0;
     char err[256] = "";
 
-    rc = sl_gen_source_init(&r->source, o->kind, o->seed, o->ts_format);
+    rc = sl_gen_source_init_with(&r->source, o->kind, o->seed, o->ts_format, o->kind_opts, err,
+                                 sizeof err);
     if (rc < 0) {
-        snprintf(err, sizeof err, "kind %s: %s", o->kind->name, sl_strerror(rc));
+        if (!err[0])
+            snprintf(err, sizeof err, "kind %s: %s", o->kind->name, sl_strerror(rc));
         goto fail;
     }
+    if (wire != SL_GEN_WIRE_JSON && !(o->kind->wires & SL_GEN_WIRE_BIT(wire))) {
+        snprintf(err, sizeof err, "kind %s writes only %s", o->kind->name,
+                 o->kind->wires ? "some shapes (see --help)" : "JSON");
+        rc = -EINVAL;
+        goto fail;
+    }
+    if (wire == SL_GEN_WIRE_NGINX && o->target == SL_GEN_TO_HTTP) {
+        snprintf(err, sizeof err, "NGINX lines go to a file or stdout, not to %s", o->url);
+        rc = -EINVAL;
+        goto fail;
+    }
+    r->source.wire = wire;
     if (o->truth_path) {
         if (!o->kind->id_field) {
             snprintf(err, sizeof err, "kind %s has no event id to write to --truth", o->kind->name);
@@ -554,6 +597,8 @@ int sl_gen_run(const sl_gen_options *o, sl_gen_stats *stats)
         b->id_off = sl_calloc(o->batch, sizeof *b->id_off);
         b->id_len = sl_calloc(o->batch, sizeof *b->id_len);
         b->rejected = sl_calloc(o->batch, 1);
+        b->truth_off = sl_calloc(o->batch, sizeof *b->truth_off);
+        b->truth_len = sl_calloc(o->batch, sizeof *b->truth_len);
         sl_buf_reserve(&b->body, (size_t)o->batch * 300 + 16);
         b->next = r->free_list;
         r->free_list = b;

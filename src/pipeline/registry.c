@@ -4,9 +4,11 @@
 #include <string.h>
 
 extern const sl_plugin sl_output_stdout;
+extern const sl_plugin sl_input_tail;
 
 static const sl_plugin *const plugins[] = {
     &sl_output_stdout,
+    &sl_input_tail,
     NULL,
 };
 

@@ -13,6 +13,7 @@
 #include "core/metrics.h"
 #include "http/server.h"
 #include "input/http/ingest.h"
+#include "input/pixel/pixel.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -30,6 +31,7 @@ struct sl_collector {
     const sl_config *const *cfg_ref; /* swapped by a SIGHUP reload */
     sl_log *log;
     sl_http_server *http;
+    sl_pixel *pixel;         /* GET /{scenario_id}: src/input/pixel/ */
     sl_metric_family *requests, *accepted, *rejected, *bytes, *latency, *rejected_requests;
 };
 
@@ -356,9 +358,11 @@ static void collector_on_request(void *arg, sl_http_request *req, sl_http_respon
     } else if (strcmp(req->path, "/health") == 0) {
         resp->status = 200;
         sl_buf_append_str(&resp->body, "{\"status\":\"ok\"}\n");
+    } else if (sl_pixel_path_is_candidate(req->path)) {
+        sl_pixel_handle(c->pixel, live_config(c), req, resp);
     } else {
-        sl_http_error(resp, 404, "no such endpoint: %s (the collector serves POST /api/collect "
-                                 "and GET /health)", req->path);
+        sl_http_error(resp, 404, "no such endpoint: %s (the collector serves POST /api/collect, "
+                                 "GET /{scenario_id} and GET /health)", req->path);
     }
     count_request(c, resp->status);
 }
@@ -386,11 +390,13 @@ int sl_collector_start(const sl_config *const *cfg_ref, sl_log *log, sl_collecto
     c->latency = sl_metrics_family("sluice_collector_request_seconds",
                                    "Time from a complete request to its acknowledgement.",
                                    SL_HISTOGRAM, "");
+    c->pixel = sl_pixel_new(log);
     sl_http_handlers h = { .on_headers = collector_on_headers,
                            .on_request = collector_on_request,
                            .arg = c };
     int rc = sl_http_server_start(TAG, cfg->collector.listen, cfg->collector.threads, &h, &c->http);
     if (rc < 0) {
+        sl_pixel_free(c->pixel);
         free(c);
         return rc;
     }
@@ -416,5 +422,6 @@ void sl_collector_stop(sl_collector *c)
     if (!c)
         return;
     sl_http_server_stop(c->http);
+    sl_pixel_free(c->pixel);
     free(c);
 }
