@@ -13,8 +13,10 @@
  *   tail_pos.c      the position file (format drawn above its encoder)
  *
  * Exactly once, in one paragraph: a batch is the lines [start, end) of one
- * file. It is appended with an idempotency key derived from (file, start,
- * end, CRC of its bytes), so appending it again is recognised by the log
+ * file. It is appended with an idempotency key derived from its content
+ * (the CRC of the file's first bytes, start, end, the CRC of the batch's
+ * bytes), so appending it again - from the same file or from a copy of it
+ * made by copytruncate - is recognised by the log
  * and stores nothing. The position file only moves past a batch once the
  * log has made it durable, so a crash re-reads from a batch boundary. A
  * re-read must cut the same batches, or the keys would differ: batches are

@@ -314,17 +314,18 @@ void tail_batch_convert(const tail_input *t, tail_conv *cv, tail_batch *b)
     b->lines = lines;
     b->bytes = (uint64_t)(b->end - b->start);
 
-    /* The key a re-read of these same bytes would give: the file's
-       identity, the range, and CRCs of the bytes and of the file's start. */
+    /* The key a re-read of these same bytes would give: the range and CRCs
+       of its bytes and of the file's first bytes. Not the inode: a file
+       copied by copytruncate while sluice was down is re-read from the copy,
+       another inode with the same bytes at the same offsets, and must give
+       the same keys. */
     uint32_t crc = sl_crc32c(0, b->raw, b->raw_len);
     if (b->has_long) {
         crc = sl_crc32c(crc, b->long_head, b->long_head_len);
         crc = sl_crc32c(crc, &b->long_len, sizeof b->long_len);
     }
-    snprintf(b->idem, sizeof b->idem,
-             "tail:%.64s:%" PRIx64 ":%" PRIx64 ":%" PRIx64 "-%" PRIx64 ":%08" PRIx32 ":%08" PRIx32,
-             t->name, b->file->dev, b->file->ino, (uint64_t)b->start, (uint64_t)b->end, crc,
-             b->head_crc);
+    snprintf(b->idem, sizeof b->idem, "tail:%.64s:%08" PRIx32 ":%" PRIx64 "-%" PRIx64 ":%08" PRIx32,
+             t->name, b->head_crc, (uint64_t)b->start, (uint64_t)b->end, crc);
 }
 
 void tail_batch_free(tail_batch *b)
