@@ -96,3 +96,113 @@ print(json.dumps({
 }))
 PY
 fi
+
+if want W2; then
+  CONNS=${W2_CONNECTIONS:-256}
+  say "W2: tracking pixel, one event per GET, ${CONNS} keep-alive connections, fsync: group (${SECS}s)"
+  CPORT=$(free_port); APORT=$(free_port)
+  cat >"$WORK/w2.yaml" <<YAML
+data_dir: $WORK/w2-data
+log_level: warn
+log: { fsync: group }
+topics:
+  web.raw: { partitions: 3, key: memberId }
+collector:
+  listen: 127.0.0.1:$CPORT
+admin:
+  listen: 127.0.0.1:$APORT
+YAML
+  # Real tracking traffic: varied members (partitions), \u escapes, %-encoding.
+  "$BIN" gen web --count 20000 --seed 2 --scenarios 5,6,7 --as pixel --to - 2>/dev/null \
+    >"$WORK/w2_targets.txt"
+  start_sluice "$WORK/w2.yaml"
+  # The listener's own ceiling on this machine, measured the same way: GET
+  # /health does no work at all.
+  HEALTH=$(wrk -t2 -c"$CONNS" -d"$(( (SECS + 1) / 2 ))s" "http://127.0.0.1:$CPORT/health" 2>&1 |
+           awk '/Requests\/sec/ {print $2}')
+  T0=$(cpu_ticks "$PID")
+  W2_TARGETS="$WORK/w2_targets.txt" wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -s bench/w2_pixel.lua \
+    "http://127.0.0.1:$CPORT" >"$WORK/wrk2.out" 2>&1
+  T1=$(cpu_ticks "$PID")
+  RSS=$(peak_rss_kb "$PID")
+  OK=$(curl -fsS "http://127.0.0.1:$APORT/metrics" | grep -F 'sluice_collector_pixel_requests_total{result="ok"}' | awk '{print $2}')
+  stop_sluice
+  WRK=$(grep '^WRK_JSON' "$WORK/wrk2.out" | sed 's/^WRK_JSON //')
+  python3 - "$WRK" "${OK:-0}" "$T0" "$T1" "$(getconf CLK_TCK)" "$RSS" "${HEALTH:-0}" "$CONNS" <<'PY'
+import json, sys
+w = json.loads(sys.argv[1]); ok = float(sys.argv[2])
+t0, t1, tick, rss, health, conns = map(float, sys.argv[3:9])
+secs = w["duration_us"] / 1e6
+rps = ok / secs
+print(json.dumps({
+  "workload": "W2", "what": "GET /{scenario_id}?... tracking pixel, one event per request, keep-alive, fsync group",
+  "requests_per_s": round(rps), "requests": w["requests"], "non_2xx_or_errors": w["errors"],
+  "connections": int(conns),
+  "p50_ms": round(w["p50_us"] / 1000, 2), "p99_ms": round(w["p99_us"] / 1000, 2),
+  "cpu_s_per_million_requests": round((t1 - t0) / tick / (ok / 1e6), 2) if ok else None,
+  "peak_rss_mb": round(rss / 1024, 1),
+  "health_requests_per_s": round(health), "ratio_to_health": round(rps / health, 3) if health else None,
+  "target": {"requests_per_s": 100000},
+}))
+PY
+fi
+
+if want W3; then
+  LINES=${W3_LINES:-2000000}
+  say "W3: tail ${LINES} NGINX combined lines into web.raw (fsync: group, then fsync: os)"
+  mkdir -p "$WORK/w3"
+  "$BIN" gen web --count "$LINES" --seed 3 --scenarios 5,6,7 --batch 1000 --no-progress \
+    --to "file:$WORK/w3/access.log" 2>/dev/null
+  INPUT_BYTES=$(stat -c %s "$WORK/w3/access.log")
+  [ -n "${CEILING:-}" ] || CEILING=$(disk_ceiling_mb_s)
+  # One run: from the start of sluice until web.raw's end offsets hold every
+  # line. Prints "seconds cpu_ticks log_bytes".
+  w3_run() { # fsync mode
+    CPORT=$(free_port); APORT=$(free_port)
+    cat >"$WORK/w3-$1.yaml" <<YAML
+data_dir: $WORK/w3-$1-data
+log_level: warn
+log: { fsync: $1 }
+topics:
+  web.raw: { partitions: 3, key: memberId }
+collector:
+  listen: 127.0.0.1:$CPORT
+admin:
+  listen: 127.0.0.1:$APORT
+inputs:
+  - { type: tail, path: $WORK/w3/access.log }
+YAML
+    local t0 t1 n c0 c1
+    t0=$(date +%s.%N)
+    start_sluice "$WORK/w3-$1.yaml"
+    c0=$(cpu_ticks "$PID")
+    for _ in $(seq 1 6000); do
+      n=$(curl -fsS "http://127.0.0.1:$APORT/metrics" 2>/dev/null |
+          awk '/^sluice_log_end_offset\{topic="web.raw"/ {s += $2} END {print s + 0}')
+      [ "${n:-0}" -ge "$LINES" ] && break
+      sleep 0.02
+    done
+    t1=$(date +%s.%N)
+    c1=$(cpu_ticks "$PID")
+    stop_sluice
+    echo "$(echo "$t1 - $t0" | bc -l) $((c1 - c0)) $(du -sb "$WORK/w3-$1-data/log/web.raw" | awk '{print $1}')"
+    rm -rf "$WORK/w3-$1-data"
+  }
+  read -r G_SECS G_TICKS G_BYTES < <(w3_run group)
+  read -r O_SECS O_TICKS O_BYTES < <(w3_run os)
+  python3 - "$LINES" "$INPUT_BYTES" "$G_SECS" "$G_TICKS" "$G_BYTES" "$O_SECS" "$O_TICKS" \
+    "$(getconf CLK_TCK)" "$CEILING" <<'PY'
+import json, sys
+lines, inb, gs, gt, gb, os_, ot, tick, ceiling = map(float, sys.argv[1:10])
+print(json.dumps({
+  "workload": "W3", "what": "tail NGINX combined lines (gen web) -> parse -> web.raw, from start to the last end offset",
+  "lines": int(lines), "input_mb": round(inb / 1e6, 1), "event_bytes_in_log": round(gb / 1e6, 1),
+  "lines_per_s": round(lines / gs), "mb_s": round(inb / gs / 1e6, 1),
+  "cpu_s_per_million_lines": round(gt / tick / (lines / 1e6), 2),
+  "lines_per_s_fsync_os": round(lines / os_), "mb_s_fsync_os": round(inb / os_ / 1e6, 1),
+  "disk_fsync_write_mb_s": ceiling,
+  "ratio_to_disk_ceiling": round(gb / gs / 1e6 / ceiling, 3) if ceiling else None,
+  "target": {"lines_per_s": 1000000},
+}))
+PY
+fi

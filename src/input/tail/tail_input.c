@@ -53,7 +53,7 @@ void tail_options_defaults(tail_options *o)
     o->rotate_wait_us = 5000000;
     o->batch_lines = 4096;
     o->batch_bytes = 1 << 20;
-    o->max_inflight = 8;
+    o->max_inflight = 16;
     o->workers = 2;
     o->pos_interval_us = 500000;
 }
