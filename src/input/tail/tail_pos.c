@@ -53,11 +53,11 @@
  *   count       -    decimal number of entries
  *   crc         8    CRC-32C of every byte before the trailer line
  *
- * Example:
+ * Example (TABs shown as spaces), a file of 472,988 bytes read to its end:
  *
  *   sluice-tail-pos 1
- *   /var/log/nginx/access.log	0000000000000803	00000000000a31c2	00000000001b2e40	0000000000000000	0100	9a8c1d37
- *   end 1 5be04c1e
+ *   /tmp/ex/nginx/access.log 000000000000fe00 0000000000a7c084 000000000007379c 0000000000000000 0100 4a18dba8
+ *   end 1 ead490a9
  */
 void tail_pos_encode(const tail_pos_entry *e, size_t n, sl_buf *out)
 {
