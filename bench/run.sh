@@ -99,12 +99,16 @@ fi
 
 if want W2; then
   CONNS=${W2_CONNECTIONS:-256}
-  say "W2: tracking pixel, one event per GET, ${CONNS} keep-alive connections, fsync: group (${SECS}s)"
-  CPORT=$(free_port); APORT=$(free_port)
-  cat >"$WORK/w2.yaml" <<YAML
-data_dir: $WORK/w2-data
+  say "W2: tracking pixel, one event per GET, ${CONNS} keep-alive connections, fsync: group, then os (${SECS}s each)"
+  # Real tracking traffic: varied members (partitions), \u escapes, %-encoding.
+  "$BIN" gen web --count 20000 --seed 2 --scenarios 5,6,7 --as pixel --to - 2>/dev/null \
+    >"$WORK/w2_targets.txt"
+  w2_run() { # fsync mode -> "wrk-json ok cpu_ticks rss health fsync_count fsync_sum"
+    CPORT=$(free_port); APORT=$(free_port)
+    cat >"$WORK/w2-$1.yaml" <<YAML
+data_dir: $WORK/w2-$1-data
 log_level: warn
-log: { fsync: group }
+log: { fsync: $1 }
 topics:
   web.raw: { partitions: 3, key: memberId }
 collector:
@@ -112,35 +116,42 @@ collector:
 admin:
   listen: 127.0.0.1:$APORT
 YAML
-  # Real tracking traffic: varied members (partitions), \u escapes, %-encoding.
-  "$BIN" gen web --count 20000 --seed 2 --scenarios 5,6,7 --as pixel --to - 2>/dev/null \
-    >"$WORK/w2_targets.txt"
-  start_sluice "$WORK/w2.yaml"
-  # The listener's own ceiling on this machine, measured the same way: GET
-  # /health does no work at all.
-  HEALTH=$(wrk -t2 -c"$CONNS" -d"$(( (SECS + 1) / 2 ))s" "http://127.0.0.1:$CPORT/health" 2>&1 |
-           awk '/Requests\/sec/ {print $2}')
-  T0=$(cpu_ticks "$PID")
-  W2_TARGETS="$WORK/w2_targets.txt" wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -s bench/w2_pixel.lua \
-    "http://127.0.0.1:$CPORT" >"$WORK/wrk2.out" 2>&1
-  T1=$(cpu_ticks "$PID")
-  RSS=$(peak_rss_kb "$PID")
-  OK=$(curl -fsS "http://127.0.0.1:$APORT/metrics" | grep -F 'sluice_collector_pixel_requests_total{result="ok"}' | awk '{print $2}')
-  stop_sluice
-  WRK=$(grep '^WRK_JSON' "$WORK/wrk2.out" | sed 's/^WRK_JSON //')
-  python3 - "$WRK" "${OK:-0}" "$T0" "$T1" "$(getconf CLK_TCK)" "$RSS" "${HEALTH:-0}" "$CONNS" <<'PY'
+    start_sluice "$WORK/w2-$1.yaml"
+    # The listener's own ceiling on this machine, measured the same way:
+    # GET /health does no work at all.
+    local health t0 t1 m
+    health=$(wrk -t2 -c"$CONNS" -d"$(( (SECS + 1) / 2 ))s" "http://127.0.0.1:$CPORT/health" 2>&1 |
+             awk '/Requests\/sec/ {print $2}')
+    t0=$(cpu_ticks "$PID")
+    W2_TARGETS="$WORK/w2_targets.txt" wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -s bench/w2_pixel.lua \
+      "http://127.0.0.1:$CPORT" >"$WORK/wrk2-$1.out" 2>&1
+    t1=$(cpu_ticks "$PID")
+    m=$(curl -fsS "http://127.0.0.1:$APORT/metrics")
+    echo "$(grep '^WRK_JSON' "$WORK/wrk2-$1.out" | sed 's/^WRK_JSON //') \
+$(echo "$m" | awk '/^sluice_collector_pixel_requests_total\{result="ok"\}/ {print $2}') \
+$((t1 - t0)) $(peak_rss_kb "$PID") ${health:-0} \
+$(echo "$m" | awk '/^sluice_log_fsync_seconds_count/ {c = $2} /^sluice_log_fsync_seconds_sum/ {s = $2} END {print c + 0, s + 0}')"
+    stop_sluice
+    rm -rf "$WORK/w2-$1-data"
+  }
+  read -r G_WRK G_OK G_TICKS G_RSS HEALTH G_FSYNCS G_FSYNC_SUM < <(w2_run group)
+  read -r O_WRK O_OK _ _ _ _ _ < <(w2_run os)
+  python3 - "$G_WRK" "$O_WRK" "${G_OK:-0}" "${O_OK:-0}" "$G_TICKS" "$(getconf CLK_TCK)" "$G_RSS" \
+    "$HEALTH" "$CONNS" "$G_FSYNCS" "$G_FSYNC_SUM" <<'PY'
 import json, sys
-w = json.loads(sys.argv[1]); ok = float(sys.argv[2])
-t0, t1, tick, rss, health, conns = map(float, sys.argv[3:9])
-secs = w["duration_us"] / 1e6
-rps = ok / secs
+g = json.loads(sys.argv[1]); o = json.loads(sys.argv[2])
+ok, ook, ticks, tick, rss, health, conns, fsyncs, fsync_sum = map(float, sys.argv[3:12])
+rps = ok / (g["duration_us"] / 1e6)
 print(json.dumps({
   "workload": "W2", "what": "GET /{scenario_id}?... tracking pixel, one event per request, keep-alive, fsync group",
-  "requests_per_s": round(rps), "requests": w["requests"], "non_2xx_or_errors": w["errors"],
+  "requests_per_s": round(rps), "requests": g["requests"], "non_2xx_or_errors": g["errors"],
   "connections": int(conns),
-  "p50_ms": round(w["p50_us"] / 1000, 2), "p99_ms": round(w["p99_us"] / 1000, 2),
-  "cpu_s_per_million_requests": round((t1 - t0) / tick / (ok / 1e6), 2) if ok else None,
+  "p50_ms": round(g["p50_us"] / 1000, 2), "p99_ms": round(g["p99_us"] / 1000, 2),
+  "cpu_s_per_million_requests": round(ticks / tick / (ok / 1e6), 2) if ok else None,
   "peak_rss_mb": round(rss / 1024, 1),
+  "mean_fsync_ms": round(fsync_sum / fsyncs * 1000, 2) if fsyncs else None,
+  "requests_per_s_fsync_os": round(ook / (o["duration_us"] / 1e6)),
+  "p99_ms_fsync_os": round(o["p99_us"] / 1000, 2),
   "health_requests_per_s": round(health), "ratio_to_health": round(rps / health, 3) if health else None,
   "target": {"requests_per_s": 100000},
 }))
