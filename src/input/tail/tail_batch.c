@@ -144,9 +144,13 @@ tail_batch *tail_file_cut(tail_input *t, tail_file *f, bool allow_short, bool fi
         if (!nl) {
             f->long_len += (int64_t)(f->len - f->line_end);
             f->len = f->line_end;
-            if (!final)
+            if (!final || f->committed != f->issued)
                 return NULL;
-            return make_batch(t, f, f->line_end, f->line_end, true);
+            /* A rotated file given up inside an overlong line: its end is
+               where the file ends, so it is announced like a short batch. */
+            tail_batch *b = make_batch(t, f, f->line_end, f->line_end, true);
+            b->announce = true;
+            return b;
         }
         size_t le = (size_t)(nl - f->buf) + 1;
         f->long_len += (int64_t)(le - f->line_end);
