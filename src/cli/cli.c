@@ -13,6 +13,7 @@ static const struct command {
     { "check", sl_cmd_check, "validate a configuration file" },
     { "gen", sl_cmd_gen, "generate events (logs, events) and send them" },
     { "log", sl_cmd_log, "inspect the log: topics, tail, offsets, verify" },
+    { "lake", sl_cmd_lake, "inspect and compact the Parquet lake: ls, schema, cat, compact" },
     { "version", sl_cmd_version, "print the version" },
 };
 

@@ -11,6 +11,7 @@ int sl_cli_main(int argc, char **argv);
 int sl_cmd_run(int argc, char **argv);
 int sl_cmd_check(int argc, char **argv);
 int sl_cmd_log(int argc, char **argv);
+int sl_cmd_lake(int argc, char **argv);
 int sl_cmd_gen(int argc, char **argv);
 int sl_cmd_version(int argc, char **argv);
 
