@@ -35,6 +35,12 @@ LIB_SRC   := $(shell find src -name '*.c' ! -path src/main.c | sort)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BIN  := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# The dashboard (web/src/ and ECharts from npm) compiled into the binary:
+# scripts/embed_assets.sh writes one C file of byte arrays under $(BUILD)/gen.
+WEB_SRC     := $(sort $(wildcard web/src/*.html web/src/*.css web/src/*.js web/src/*.svg))
+WEB_ECHARTS := web/node_modules/echarts/dist/echarts.min.js
+ASSETS_C    := $(BUILD)/gen/dashboard_assets.c
+LIB_OBJ     += $(BUILD)/obj/gen/dashboard_assets.o
 TOOL_SRC  := $(sort $(wildcard tests/tools/*.c))
 TOOL_BIN  := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
@@ -45,6 +51,21 @@ all: $(BUILD)/sluice
 Q := $(if $(V),,@)
 
 $(BUILD)/obj/%.o: %.c Makefile
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(WEB_ECHARTS): web/package.json
+	@echo "  NPM     web/ (echarts)"
+	$(Q)cd web && npm install --no-audit --no-fund --loglevel=error
+	$(Q)touch $@
+
+$(ASSETS_C): scripts/embed_assets.sh $(WEB_SRC) $(WEB_ECHARTS) Makefile
+	@$(if $(V),,echo "  EMBED   $@")
+	$(Q)scripts/embed_assets.sh $@ $(foreach f,$(WEB_SRC),/$(notdir $(f))=$(f)) \
+		/assets/echarts.min.js=$(WEB_ECHARTS) /assets/echarts-LICENSE.txt=web/node_modules/echarts/LICENSE
+
+$(BUILD)/obj/gen/dashboard_assets.o: $(ASSETS_C)
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@

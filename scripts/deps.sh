@@ -39,6 +39,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# ECharts for the dashboard: vendored into the binary at build time
+# (scripts/embed_assets.sh); the Makefile also runs this when it is missing.
+if [ ! -f web/node_modules/echarts/dist/echarts.min.js ] || [ web/package.json -nt web/node_modules/.stamp ]; then
+  echo "deps: npm install in web/"
+  (cd web && npm install --no-audit --no-fund --loglevel=error) && touch web/node_modules/.stamp
+fi
+
 # npm packages the end-to-end tests use (DuckDB, hyparquet, playwright-core).
 if [ -f tests/package.json ]; then
   if [ ! -d tests/node_modules ] || [ tests/package.json -nt tests/node_modules/.stamp ]; then

@@ -1,5 +1,6 @@
 /* admin.c - health, metrics and topic inspection over HTTP (see admin.h). */
 #include "admin/admin.h"
+#include "admin/auth.h"
 #include "core/alloc.h"
 #include "core/logging.h"
 #include "core/metrics.h"
@@ -122,7 +123,11 @@ static int64_t admin_on_headers(void *arg, sl_http_request *req, sl_http_respons
     bool open = strcmp(req->path, "/health") == 0 ||
                 (strcmp(req->path, "/metrics") == 0 && cfg->admin_metrics_open) ||
                 (route && route->open);
-    if (!open && !sl_http_token_ok(req, cfg->admin.token)) {
+    if (!open && !sl_auth_request_ok(req, cfg->admin.token)) {
+        if (sl_auth_wants_login(req)) { /* a browser asking for a page: the login form */
+            sl_auth_redirect_login(resp);
+            return 0;
+        }
         sl_http_error(resp, 401, "missing or wrong bearer token (admin.token)");
         snprintf(resp->extra_headers, sizeof resp->extra_headers,
                  "WWW-Authenticate: Bearer realm=\"sluice-admin\"\r\n");

@@ -6,7 +6,9 @@
  *   GET /api/topics    topics, partitions with start/end offsets, groups and lag
  *
  * When admin.token is set every route but /health (and /metrics when
- * metrics_open) needs "Authorization: Bearer <token>".
+ * metrics_open) needs "Authorization: Bearer <token>" or the session cookie
+ * of the dashboard's login (admin/auth.h); a page request without either
+ * is redirected to /login.
  */
 #ifndef SL_ADMIN_H
 #define SL_ADMIN_H

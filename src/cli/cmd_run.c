@@ -9,6 +9,7 @@
  *                    reported and keeps its old value
  */
 #include "admin/admin.h"
+#include "admin/dashboard.h"
 #include "cli/cli.h"
 #include "core/alloc.h"
 #include "core/config.h"
@@ -255,6 +256,8 @@ int sl_cmd_run(int argc, char **argv)
     if (stage_enabled(only, "admin") &&
         sl_admin_start((const sl_config *const *)&live, log, &admin) < 0)
         goto out;
+    if (admin && sl_dashboard_register(admin, (const sl_config *const *)&live) < 0)
+        goto out; /* the dashboard, /login and /api/lake on the admin listener */
     if (sl_pipeline_start(cfg, log, only, &pipeline) < 0)
         goto out;
     SL_INFO(TAG, "sluice %s running (config %s, data in %s); SIGTERM stops, SIGHUP reloads",
