@@ -206,6 +206,18 @@ static void logout_route(void *arg, sl_http_request *req, sl_http_response *resp
     redirect(resp, "/login");
 }
 
+/* {"auth":true} when admin.token is set: the page shows "Log out" only then. */
+static void session_route(void *arg, sl_http_request *req, sl_http_response *resp)
+{
+    if (!is_read(req)) {
+        sl_http_error(resp, 405, "%s is not allowed on /api/session (GET)", req->method);
+        return;
+    }
+    const char *token = live(arg)->admin.token;
+    resp->status = 200;
+    sl_buf_printf(&resp->body, "{\"auth\":%s}\n", token && *token ? "true" : "false");
+}
+
 static void lake_route(void *arg, sl_http_request *req, sl_http_response *resp)
 {
     if (!is_read(req)) {
@@ -235,6 +247,8 @@ int sl_dashboard_register(sl_admin *admin, const sl_config *const *cfg_ref)
         rc = sl_admin_add_route(admin, "/logout", true, logout_route, arg);
     if (rc == 0)
         rc = sl_admin_add_route(admin, "/api/lake", false, lake_route, arg);
+    if (rc == 0)
+        rc = sl_admin_add_route(admin, "/api/session", false, session_route, arg);
     if (rc < 0)
         SL_ERROR(TAG, "cannot register the dashboard routes: %s", sl_strerror(rc));
     return rc;

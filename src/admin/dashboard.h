@@ -8,6 +8,7 @@
  *   POST /login           token=<admin.token> -> session cookie, 303 to /
  *   POST /logout          clears the cookie, 303 to /login
  *   GET  /api/lake        files and rows per hour partition of each lake output
+ *   GET  /api/session     {"auth": true|false}: whether admin.token is set
  *
  * Everything the page shows comes from the admin API (/api/stats/scenarios,
  * /api/scenarios, /api/members, /api/topics, /api/lake) and /metrics, parsed

@@ -63,6 +63,7 @@ test('the dashboard and its files are served from the binary', async () => {
     // /api/lake answers even without a lake output.
     r = await get(s.admin + '/api/lake');
     assert.deepEqual(await r.json(), { lakes: [] });
+    assert.deepEqual(await (await get(s.admin + '/api/session')).json(), { auth: false });
   } finally {
     assert.equal((await stopSluice(s)).code, 0, s.stderr);
     fs.rmSync(dir, { recursive: true, force: true });
@@ -123,6 +124,7 @@ test('admin.token: bearer or login cookie, 401 for the API, /login for pages', a
     const cookie = { Cookie: 'other=1; ' + setCookie.split(';')[0] };
     assert.equal((await get(s.admin + '/', cookie)).status, 200);
     assert.equal((await get(s.admin + '/api/topics', cookie)).status, 200);
+    assert.deepEqual(await (await get(s.admin + '/api/session', cookie)).json(), { auth: true });
     r = await get(s.admin + '/login', cookie);
     assert.equal(r.status, 303, 'logged in: /login goes to the dashboard');
     // An altered session is no session.

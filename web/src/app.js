@@ -2,7 +2,7 @@
 // #/pipeline, #/editor, #/lake), each refreshed every 5 s while it is shown.
 // The pipeline view samples in the background too, so its rates are ready
 // the moment it is opened.
-import { setStatus, clockNow } from './util.js';
+import { api, setStatus, clockNow } from './util.js';
 import { createScenariosView } from './scenarios.js';
 import { createPipelineView } from './pipeline.js';
 import { createEditorView } from './editor.js';
@@ -59,6 +59,11 @@ function show() {
   document.body.dataset.view = name;
   if (changed) tick();
 }
+
+// "Log out" only means something when admin.token is set.
+api('/api/session').then((r) => {
+  if (r.ok && r.json && r.json.auth) document.querySelector('form.logout').hidden = false;
+});
 
 window.addEventListener('hashchange', show);
 show();
