@@ -426,6 +426,81 @@ static bool waiter_wait(waiter *w, int ms)
     return atomic_load(&w->calls) > 0;
 }
 
+/* A header of the record at offset of topic/partition, read with a plain
+   librdkafka consumer (the test's own client, not sluice's reader). Returns
+   the value's length (copied into out), or -1 when the header is absent. */
+static ssize_t raw_header(const char *topic, int32_t partition, int64_t offset, const char *name,
+                          char *out, size_t cap)
+{
+    char err[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, sizeof err);
+    rd_kafka_conf_set(conf, "group.id", "test-raw", err, sizeof err);
+    rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    cr_assert_not_null(rk, "%s", err);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, partition)->offset = offset;
+    cr_assert_eq(rd_kafka_assign(rk, l), 0);
+    rd_kafka_topic_partition_list_destroy(l);
+    ssize_t len = -2;
+    for (int64_t deadline = mono_ms() + 10000; len == -2 && mono_ms() < deadline;) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        if (m && !m->err) {
+            cr_assert_eq(m->offset, offset);
+            rd_kafka_headers_t *hdrs = NULL;
+            const void *v;
+            size_t vlen;
+            len = -1;
+            if (rd_kafka_message_headers(m, &hdrs) == 0 &&
+                rd_kafka_header_get_last(hdrs, name, &v, &vlen) == 0 && vlen <= cap) {
+                memcpy(out, v, vlen);
+                len = (ssize_t)vlen;
+            }
+        }
+        if (m)
+            rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    cr_assert_neq(len, -2, "nothing read from %s/%d at %lld", topic, partition, (long long)offset);
+    return len;
+}
+
+Test(kafka, idempotency_key_is_a_header_and_places_keyless_records)
+{
+    sl_log *log = open_default();
+    sl_record recs[3];
+    for (int i = 0; i < 3; i++)
+        recs[i] = (sl_record){ .value = SL_VIEW_LIT("{}"), .partition = SL_PARTITION_AUTO };
+    sl_view key = SL_VIEW_LIT("req-7-000042");
+    int32_t want = sl_log_partition_for_key(key, 3);
+    waiter w;
+    waiter_init(&w);
+    cr_assert_eq(sl_log_append_idempotent(log, "logs.raw", recs, 3, key, on_done, &w), 0);
+    cr_assert(waiter_wait(&w, 10000));
+    cr_assert_eq(w.status, 0);
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(w.partitions[i], want, "keyless records follow the key's partition");
+
+    char got[64];
+    ssize_t glen = raw_header("logs.raw", want, w.offsets[1], "sluice.idempotency-key", got,
+                              sizeof got);
+    cr_assert_eq(glen, (ssize_t)key.len, "the record carries the key as a header");
+    cr_assert_eq(memcmp(got, key.ptr, key.len), 0);
+
+    /* A retry of the same request is written again on Kafka (documented):
+       the header lets a consumer drop it. */
+    waiter w2;
+    waiter_init(&w2);
+    cr_assert_eq(sl_log_append_idempotent(log, "logs.raw", recs, 3, key, on_done, &w2), 0);
+    cr_assert(waiter_wait(&w2, 10000));
+    cr_assert_eq(w2.status, 0);
+    cr_assert_eq(w2.partitions[0], want);
+    cr_assert_eq(w2.offsets[0], w.offsets[2] + 1);
+    sl_log_close(log);
+}
+
 Test(kafka, completion_fires_once_after_every_delivery)
 {
     sl_log *log = open_default();
@@ -837,6 +912,40 @@ Test(kafka, a_late_member_takes_partitions_after_the_revoked_commit)
     }
     cr_assert_eq(old_by_b, 0, "b re-read %zu records a had committed", old_by_b);
     sl_consumer_close(b);
+    sl_consumer_close(a);
+    sl_log_close(log);
+}
+
+Test(kafka, range_strategy_rebalances_too)
+{
+    /* The eager protocol: every rebalance revokes everything, then assigns. */
+    sl_log *log;
+    const char *range[] = { "partition.assignment.strategy", "range", NULL };
+    cr_assert_eq(open_kafka(&log, topics, SL_ARRAY_LEN(topics), range, 0), 0);
+    sl_consumer *a = NULL, *b = NULL;
+    hook_log ha, hb;
+    hook_init(&ha, log, &a);
+    hook_init(&hb, log, &b);
+    sl_consumer_hooks hooks_a = { on_assigned, on_revoked, &ha };
+    sl_consumer_hooks hooks_b = { on_assigned, on_revoked, &hb };
+    const char *tl[] = { "logs.raw" };
+    cr_assert_eq(sl_consumer_open(log, "ranged", tl, 1, &hooks_a, &a), 0);
+    cr_assert_eq(sl_consumer_open(log, "ranged", tl, 1, &hooks_b, &b), 0);
+    int64_t deadline = mono_ms() + 30000;
+    while (mono_ms() < deadline &&
+           !(held_count(&ha) + held_count(&hb) == 3 && held_count(&ha) && held_count(&hb))) {
+        poll_once(a, &ha, 50, NULL);
+        poll_once(b, &hb, 50, NULL);
+    }
+    cr_assert(held_count(&ha) && held_count(&hb) && held_count(&ha) + held_count(&hb) == 3);
+    /* Range: the first member by id gets partitions 0-1, the other 2. */
+    cr_assert(held_count(&ha) == 2 || held_count(&hb) == 2);
+    sl_consumer_close(b);
+    deadline = mono_ms() + 30000;
+    while (mono_ms() < deadline && held_count(&ha) < 3)
+        poll_once(a, &ha, 50, NULL);
+    cr_assert_eq(held_count(&ha), 3);
+    cr_assert_geq(ha.revoked_calls, 1, "eager: a gave everything back before taking it all");
     sl_consumer_close(a);
     sl_log_close(log);
 }

@@ -17,8 +17,8 @@
  *                                                auto.offset.reset error,
  *   group      client.id sluice                  group.id <group>,
  *   member     partition.assignment.strategy     auto.offset.reset earliest,
- *              range, client.id sluice           and for all three: enable.auto.commit
- *                                                false, enable.auto.offset.store false,
+ *              cooperative-sticky, client.id     and for all three: enable.auto.commit
+ *              sluice                            false, enable.auto.offset.store false,
  *                                                enable.partition.eof false,
  *                                                allow.auto.create.topics false
  *

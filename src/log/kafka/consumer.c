@@ -5,13 +5,15 @@
  * group's name, manual commits only (enable.auto.commit false) and
  * auto.offset.reset earliest, subscribed to the stage's topics; Kafka's
  * group protocol spreads the partitions over every member of every sluice
- * process. The assignment strategy is librdkafka's "range" unless the
- * kafka conf sets partition.assignment.strategy: range places partitions as
- * the embedded log does; it is an eager protocol, so a rebalance revokes
- * every partition of a member and assigns the new share afterwards (the
- * stage flushes and commits everything it holds). "cooperative-sticky"
- * works too: the callback below follows the protocol in use and then only
- * the partitions that move are revoked.
+ * process. The assignment strategy is "cooperative-sticky" unless the
+ * kafka conf sets partition.assignment.strategy: only the partitions that
+ * move are revoked, and the member that gives one up does it (revoked
+ * hook, commit) while the group is stable, so the commit is accepted (the
+ * librdkafka mock cluster refuses commits while an eager rebalance is in
+ * progress). "range" places partitions as the embedded log does and works
+ * too: it is an eager protocol, so every rebalance revokes every partition
+ * of a member and assigns its new share afterwards. The callback below
+ * follows whichever protocol is in use.
  *
  * The rebalance callback runs inside rd_kafka_consumer_poll, i.e. inside
  * sl_consumer_poll on the polling thread (and inside rd_kafka_consumer_close

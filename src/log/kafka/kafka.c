@@ -429,6 +429,7 @@ static void *refresher_main(void *arg)
         pthread_mutex_unlock(&log->refresh_lock);
         refresh_offsets(log);
         kafka_groups_refresh(log);
+        kafka_handles_serve(log);
         pthread_mutex_lock(&log->refresh_lock);
         int64_t deadline = sl_mono_us() + (int64_t)log->set.refresh_ms * 1000;
         struct timespec ts = { deadline / 1000000, (deadline % 1000000) * 1000 };

@@ -230,6 +230,9 @@ int kafka_commit_via(kafka_log *log, rd_kafka_t *rk, const char *group, kafka_to
                      int32_t partition, int64_t next_offset);
 /* Refresh the committed offsets of every known group (refresher thread). */
 void kafka_groups_refresh(kafka_log *log);
+/* Serve the main queues of the reader and the standalone group handles
+   (their error events), which nothing else polls (refresher thread). */
+void kafka_handles_serve(kafka_log *log);
 /* A fetch that owns librdkafka messages: fills f from msgs[0..n). */
 void kafka_fetch_fill(sl_fetch *f, kafka_topic *t, int32_t partition, rd_kafka_message_t **msgs,
                       size_t n);

@@ -166,9 +166,44 @@ out:
     return rc;
 }
 
-static size_t msg_size(const rd_kafka_message_t *m)
+/* The messages one read collects, within its limits. */
+typedef struct read_batch {
+    rd_kafka_message_t **msgs;
+    size_t n, cap, bytes;
+    size_t max_records, max_bytes;
+    bool full;
+} read_batch;
+
+/* Keep m if it fits; else leave it, and everything after it, to the
+   partition for the next sequential read. */
+static void batch_take(read_batch *b, kafka_rpart *rp, rd_kafka_message_t *m)
 {
-    return m->len + m->key_len;
+    size_t size = m->len + m->key_len;
+    if (b->full || b->n == b->max_records || (b->n && b->bytes + size > b->max_bytes)) {
+        b->full = true;
+        rpart_push_left(rp, m);
+        return;
+    }
+    if (b->n == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 64;
+        b->msgs = sl_realloc(b->msgs, b->cap * sizeof *b->msgs);
+    }
+    b->bytes += size;
+    b->msgs[b->n++] = m;
+}
+
+/* An error delivered in place of a message: SL_ERR_RANGE when the offset is
+   gone, else 0 (logged; librdkafka retries on its own). */
+static int read_error(kafka_topic *t, int32_t partition, rd_kafka_message_t *m)
+{
+    int rc = 0;
+    if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
+        m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE)
+        rc = SL_ERR_RANGE;
+    if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        SL_WARN(TAG, "reading %s/%d: %s", t->name, partition, rd_kafka_message_errstr(m));
+    rd_kafka_message_destroy(m);
+    return rc;
 }
 
 int kafka_read(sl_log *base, const char *topic, int32_t partition, int64_t offset,
@@ -182,10 +217,6 @@ int kafka_read(sl_log *base, const char *topic, int32_t partition, int64_t offse
     rd_kafka_t *rk = reader_get(log);
     if (!rk)
         return SL_ERR;
-    if (max_records == 0)
-        max_records = 10000;
-    if (max_bytes == 0)
-        max_bytes = SIZE_MAX;
 
     kafka_rpart *rp = &t->rparts[partition];
     pthread_mutex_lock(&rp->lock);
@@ -208,88 +239,60 @@ int kafka_read(sl_log *base, const char *topic, int32_t partition, int64_t offse
     if (hi >= 0 && offset < hi && wait_ms < log->set.timeout_ms)
         wait_ms = log->set.timeout_ms; /* they exist: they must come */
     int64_t deadline = sl_mono_us() + (int64_t)wait_ms * 1000;
-
-    size_t cap = max_records < 256 ? max_records : 256, n = 0, bytes = 0;
-    rd_kafka_message_t **msgs = sl_malloc(cap * sizeof *msgs);
-    bool full = false;
-    /* Keep m if it fits, else leave it (and what follows) for the next read. */
-#define TAKE(m)                                                                        \
-    do {                                                                               \
-        if (full || n == max_records || (n && bytes + msg_size(m) > max_bytes)) {      \
-            full = true;                                                               \
-            rpart_push_left(rp, (m));                                                  \
-        } else {                                                                       \
-            if (n == cap) {                                                            \
-                cap *= 2;                                                              \
-                msgs = sl_realloc(msgs, cap * sizeof *msgs);                           \
-            }                                                                          \
-            bytes += msg_size(m);                                                      \
-            msgs[n++] = (m);                                                           \
-        }                                                                              \
-    } while (0)
+    read_batch b = { .max_records = max_records ? max_records : 10000,
+                     .max_bytes = max_bytes ? max_bytes : SIZE_MAX };
 
     /* What an earlier read fetched beyond its limits comes first. */
     size_t left = rp->nleft;
-    rd_kafka_message_t **old = NULL;
     if (left) {
-        old = sl_malloc(left * sizeof *old);
+        rd_kafka_message_t **old = sl_malloc(left * sizeof *old);
         for (size_t i = 0; i < left; i++)
             old[i] = rp->left[(rp->lhead + i) % rp->lcap];
         rp->nleft = rp->lhead = 0;
         for (size_t i = 0; i < left; i++)
-            TAKE(old[i]);
+            batch_take(&b, rp, old[i]);
         free(old);
     }
-    rc = 0;
-    while (!full && rc == 0) {
-        rd_kafka_message_t *batch[256];
-        ssize_t got;
-        if (n == 0) {
+    while (!b.full && rc == 0) {
+        rd_kafka_message_t *got[256];
+        ssize_t k;
+        if (b.n == 0) { /* wait for the first */
             int64_t now = sl_mono_us();
             int ms = now < deadline ? (int)((deadline - now + 999) / 1000) : 0;
-            batch[0] = rd_kafka_consume_queue(rp->queue, ms);
-            got = batch[0] ? 1 : 0;
-        } else {
-            size_t want = max_records - n < 256 ? max_records - n : 256;
-            got = rd_kafka_consume_batch_queue(rp->queue, 0, batch, want);
+            got[0] = rd_kafka_consume_queue(rp->queue, ms);
+            k = got[0] ? 1 : 0;
+        } else { /* then take what is there */
+            size_t want = b.max_records - b.n < 256 ? b.max_records - b.n : 256;
+            k = rd_kafka_consume_batch_queue(rp->queue, 0, got, want);
         }
-        if (got <= 0) {
-            if (n > 0 || sl_mono_us() >= deadline)
+        if (k <= 0) {
+            if (b.n > 0 || sl_mono_us() >= deadline)
                 break;
             continue;
         }
-        for (ssize_t i = 0; i < got; i++) {
-            rd_kafka_message_t *m = batch[i];
-            if (m->err) {
-                if (rc == 0 && (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
-                                m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE)) {
-                    SL_WARN(TAG, "reading %s/%d: %s", t->name, partition,
-                            rd_kafka_message_errstr(m));
-                    rc = SL_ERR_RANGE;
-                } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                    SL_WARN(TAG, "reading %s/%d: %s", t->name, partition,
-                            rd_kafka_message_errstr(m));
-                }
-                rd_kafka_message_destroy(m);
-            } else if (m->offset < rp->next || rc) {
-                rd_kafka_message_destroy(m); /* from before a seek, or after an error */
+        for (ssize_t i = 0; i < k; i++) {
+            if (got[i]->err) {
+                int err = read_error(t, partition, got[i]);
+                if (rc == 0)
+                    rc = err;
+            } else if (got[i]->offset < rp->next || rc) {
+                rd_kafka_message_destroy(got[i]); /* from before a seek, or after an error */
             } else {
-                TAKE(m);
+                batch_take(&b, rp, got[i]);
             }
         }
     }
-#undef TAKE
     if (rc) {
-        for (size_t i = 0; i < n; i++)
-            rd_kafka_message_destroy(msgs[i]);
-        free(msgs);
+        for (size_t i = 0; i < b.n; i++)
+            rd_kafka_message_destroy(b.msgs[i]);
+        free(b.msgs);
         rpart_drop_left(rp);
         rp->next = -1; /* position again on the next read */
         pthread_mutex_unlock(&rp->lock);
         return rc;
     }
-    kafka_fetch_fill(f, t, partition, msgs, n);
-    if (n == 0)
+    kafka_fetch_fill(f, t, partition, b.msgs, b.n);
+    if (b.n == 0)
         f->next_offset = offset;
     rp->next = f->next_offset;
     pthread_mutex_unlock(&rp->lock);
@@ -529,6 +532,23 @@ void kafka_groups_refresh(kafka_log *log)
                 kafka_commit_cache(log, g, t, e->partition, e->offset);
         }
         rd_kafka_topic_partition_list_destroy(list);
+    }
+}
+
+void kafka_handles_serve(kafka_log *log)
+{
+    pthread_mutex_lock(&log->reader_lock);
+    if (log->reader)
+        rd_kafka_poll(log->reader, 0);
+    pthread_mutex_unlock(&log->reader_lock);
+    pthread_mutex_lock(&log->groups_lock);
+    kafka_group *first = log->groups;
+    pthread_mutex_unlock(&log->groups_lock);
+    for (kafka_group *g = first; g; g = g->next) {
+        pthread_mutex_lock(&g->lock);
+        if (g->rk)
+            rd_kafka_poll(g->rk, 0);
+        pthread_mutex_unlock(&g->lock);
     }
 }
 
