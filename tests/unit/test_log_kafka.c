@@ -598,6 +598,43 @@ Test(kafka, backpressure_refuses_whole_calls)
     sl_log_close(log);
 }
 
+Test(kafka, a_call_refused_midway_completes_with_the_error)
+{
+    /* librdkafka's own queue (1 KiB) is smaller than one call: a lone call
+       still goes, and when the queue fills in its middle it waits for room. */
+    sl_log *log;
+    const char *tiny[] = { "queue.buffering.max.kbytes", "1", "message.timeout.ms", "3000",
+                           NULL };
+    cr_assert_eq(open_kafka(&log, topics, SL_ARRAY_LEN(topics), tiny, 0), 0);
+    static char big[200];
+    memset(big, 'y', sizeof big);
+    sl_record recs[20];
+    for (int i = 0; i < 20; i++)
+        recs[i] = (sl_record){ .value = { big, sizeof big }, .partition = 0 };
+    /* Brokers up: room comes back as records are delivered; all 20 make it. */
+    waiter w;
+    waiter_init(&w);
+    cr_assert_eq(sl_log_append(log, "one", recs, 20, on_done, &w), 0);
+    cr_assert(waiter_wait(&w, 10000));
+    cr_assert_eq(w.status, 0);
+    cr_assert_eq(w.offsets[19], w.offsets[0] + 19);
+
+    /* Brokers down: no room comes; the call stops producing and completes
+       with SL_ERR_FULL once the records it handed over have reported. */
+    rd_kafka_mock_broker_set_down(mc, -1);
+    waiter w2;
+    waiter_init(&w2);
+    int64_t t0 = mono_ms();
+    cr_assert_eq(sl_log_append(log, "one", recs, 20, on_done, &w2), 0);
+    cr_assert_geq(mono_ms() - t0, 900, "it waited for room");
+    cr_assert(waiter_wait(&w2, 10000));
+    cr_assert_eq(w2.status, SL_ERR_FULL, "status %s", sl_strerror(w2.status));
+    usleep(100 * 1000);
+    cr_assert_eq(atomic_load(&w2.calls), 1);
+    rd_kafka_mock_broker_set_up(mc, -1);
+    sl_log_close(log);
+}
+
 Test(kafka, close_completes_pending_appends)
 {
     sl_log *log;
