@@ -62,6 +62,7 @@ collector:
     - { when: 'has(event_type)', topic: events.activity }
 admin:
   listen: 127.0.0.1:$APORT
+outputs: []   # the collector alone (the default's lake output would share the CPU)
 YAML
   "$BIN" gen logs --count 100 --seed 1 --to - | python3 -c 'import sys,json; print(json.dumps([json.loads(l) for l in sys.stdin], separators=(",",":")))' >"$WORK/w1_body.json"
   BODY_BYTES=$(stat -c %s "$WORK/w1_body.json")

@@ -150,7 +150,10 @@ static const char default_yaml[] =
     "    - { when: 'has(level)', topic: logs.raw }\n"
     "    - { when: 'has(event_type)', topic: events.activity }\n"
     "admin:\n"
-    "  listen: 127.0.0.1:8080\n";
+    "  listen: 127.0.0.1:8080\n"
+    "outputs:\n"
+    "  # Parquet by event-time hour in <data_dir>/lake (./sluice-data/lake)\n"
+    "  - { type: lake, from: [logs.raw, events.activity], compression: zstd, optional: true }\n";
 
 const char *sl_config_default_yaml(void)
 {

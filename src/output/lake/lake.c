@@ -63,6 +63,7 @@ typedef struct lake_conf {
     int64_t flush_interval_ms;
     char **schema;
     int64_t row_group_rows;
+    bool optional;
 } lake_conf;
 
 static const sl_conf_key lake_keys[] = {
@@ -92,12 +93,16 @@ static const sl_conf_key lake_keys[] = {
       "timestamp; every file starts with them, other fields are inferred." },
     { "row_group_rows", SL_KEY_INT, "131072", SL_CONF_FIELD(lake_conf, row_group_rows), 0, NULL,
       "Rows per Parquet row group." },
+    { "optional", SL_KEY_BOOL, "false", SL_CONF_FIELD(lake_conf, optional), 0, NULL,
+      "Leave out `from` topics that are not declared instead of refusing the configuration "
+      "(the embedded default sets it, so files declaring other topics still load)." },
     { 0 },
 };
 
 typedef struct lake_state {
     const sl_stage_env *env;
     const lake_conf *conf;
+    char **topics;            /* the declared ones of `from` (NULL-terminated; borrowed names) */
     char *root;
     char *group;
     sl_lake_writer *writer;
@@ -141,7 +146,14 @@ static int lake_check(const void *conf, const sl_stage_config *entry, const sl_c
 {
     const lake_conf *c = conf;
     const char *file = cfg->path;
-    int rc = sl_stage_check_topics(c->from, "from", entry, cfg, errors);
+    int rc = 0;
+    if (!c->optional)
+        rc = sl_stage_check_topics(c->from, "from", entry, cfg, errors);
+    else if (!c->from || !c->from[0]) {
+        sl_buf_printf(errors, "%s:%d: output '%s' needs from: the topics it reads\n", file,
+                      entry->line, entry->name);
+        rc = SL_ERR_CONFIG;
+    }
     for (size_t i = 0; c->from && c->from[i]; i++)
         if (!sl_lake_topic_ok(c->from[i])) {
             sl_buf_printf(errors, "%s:%d: output '%s': topic '%s' cannot name a lake directory "
@@ -330,6 +342,20 @@ static int lake_init(const sl_stage_env *env, const void *conf, void **state)
     lake_state *s = sl_calloc(1, sizeof *s);
     s->env = env;
     s->conf = c;
+    size_t n = 0;
+    while (c->from[n])
+        n++;
+    s->topics = sl_calloc(n + 1, sizeof *s->topics);
+    n = 0;
+    sl_buf names = SL_BUF_INIT;
+    for (size_t i = 0; c->from[i]; i++) {
+        if (sl_config_topic(env->cfg, c->from[i]) || !strcmp(c->from[i], SL_DLQ_TOPIC)) {
+            s->topics[n++] = c->from[i];
+            sl_buf_printf(&names, "%s%s", names.len ? ", " : "", c->from[i]);
+        } else {
+            SL_INFO(env->tag, "topic %s is not declared: left out (optional)", c->from[i]);
+        }
+    }
     s->root = *c->path ? sl_strdup(c->path) : sl_asprintf("%s/lake", env->cfg->data_dir);
     s->group = *c->group ? sl_strdup(c->group) : sl_asprintf("sluice.%s", env->name);
     sl_lake_writer_options o = {
@@ -349,18 +375,22 @@ static int lake_init(const sl_stage_env *env, const void *conf, void **state)
                                .rejected = on_rejected, .arg = s };
     int rc = sl_lake_writer_new(&s->writer, &o, &h);
     sl_parquet_schema_free(&declared);
-    if (rc == 0)
+    if (rc == 0 && n) /* nothing to write: leave the disk alone */
         rc = sl_lake_mkdirs(s->root);
     if (rc < 0) {
         SL_LOG_ERRNO(SL_LOG_ERROR, env->tag, rc, "cannot open the lake %s", s->root);
         sl_lake_writer_free(s->writer);
+        sl_buf_free(&names);
+        free(s->topics);
         free(s->root);
         free(s->group);
         free(s);
         return rc;
     }
-    SL_INFO(env->tag, "writing %s into %s (%s, hours in %s)", c->from[0], s->root,
-            c->compression, c->timezone);
+    if (n)
+        SL_INFO(env->tag, "writing %s into %s (%s, hours in %s)", names.data, s->root,
+                c->compression, c->timezone);
+    sl_buf_free(&names);
     *state = s;
     return 0;
 }
@@ -368,11 +398,16 @@ static int lake_init(const sl_stage_env *env, const void *conf, void **state)
 static int lake_run(void *state)
 {
     lake_state *s = state;
+    if (!s->topics[0]) { /* optional, and none of its topics is declared */
+        while (!sl_stage_sleep(s->env->stage, 1000))
+            ;
+        return 0;
+    }
     static const sl_sink_ops ops = { .assigned = lake_assigned, .write = lake_write,
                                      .flush = lake_flush };
     /* The loop's flush is the idle check: run it a few times per interval. */
     int64_t tick = SL_MAX(s->conf->flush_interval_ms / 4, 10);
-    sl_sink_options o = { .group = s->group, .topics = (const char *const *)s->conf->from,
+    sl_sink_options o = { .group = s->group, .topics = (const char *const *)s->topics,
                           .flush_interval_ms = tick };
     return sl_sink_run(s->env, &o, &ops, s);
 }
@@ -382,6 +417,7 @@ static void lake_destroy(void *state)
     lake_state *s = state;
     sl_lake_writer_free(s->writer);
     sl_buf_free(&s->dlq);
+    free(s->topics);
     free(s->root);
     free(s->group);
     free(s);
