@@ -14,6 +14,8 @@ static const struct command {
     { "gen", sl_cmd_gen, "generate events (logs, events) and send them" },
     { "log", sl_cmd_log, "inspect the log: topics, tail, offsets, verify" },
     { "lake", sl_cmd_lake, "inspect and compact the Parquet lake: ls, schema, cat, compact" },
+    { "scenario", sl_cmd_scenario, "manage scenarios through the admin API: list, add, rm" },
+    { "members", sl_cmd_members, "manage members through the admin API: import, list" },
     { "version", sl_cmd_version, "print the version" },
 };
 

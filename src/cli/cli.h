@@ -13,6 +13,8 @@ int sl_cmd_check(int argc, char **argv);
 int sl_cmd_log(int argc, char **argv);
 int sl_cmd_lake(int argc, char **argv);
 int sl_cmd_gen(int argc, char **argv);
+int sl_cmd_scenario(int argc, char **argv);
+int sl_cmd_members(int argc, char **argv);
 int sl_cmd_version(int argc, char **argv);
 
 #endif

@@ -10,6 +10,7 @@
  */
 #include "admin/admin.h"
 #include "admin/dashboard.h"
+#include "catalogue/api.h"
 #include "cli/cli.h"
 #include "core/alloc.h"
 #include "core/config.h"
@@ -237,6 +238,7 @@ int sl_cmd_run(int argc, char **argv)
     sl_log *log = NULL;
     sl_collector *collector = NULL;
     sl_admin *admin = NULL;
+    sl_catalogue_api *catalogue = NULL;
     sl_pipeline *pipeline = NULL;
     sl_config **retired = NULL;
     size_t nretired = 0;
@@ -250,6 +252,9 @@ int sl_cmd_run(int argc, char **argv)
         SL_ERROR(TAG, "cannot open the log in %s: %s", cfg->data_dir, sl_strerror(rc));
         goto out;
     }
+    /* The catalogue (scenarios, members, stats) for the admin API. */
+    if (stage_enabled(only, "admin") && sl_catalogue_api_open(cfg, &catalogue) < 0)
+        goto out;
     if (stage_enabled(only, "collector") &&
         sl_collector_start((const sl_config *const *)&live, log, &collector) < 0)
         goto out;
@@ -258,6 +263,8 @@ int sl_cmd_run(int argc, char **argv)
         goto out;
     if (admin && sl_dashboard_register(admin, (const sl_config *const *)&live) < 0)
         goto out; /* the dashboard, /login and /api/lake on the admin listener */
+    if (admin && sl_catalogue_api_register(catalogue, admin) < 0)
+        goto out;
     if (sl_pipeline_start(cfg, log, only, &pipeline) < 0)
         goto out;
     SL_INFO(TAG, "sluice %s running (config %s, data in %s); SIGTERM stops, SIGHUP reloads",
@@ -297,6 +304,7 @@ out:
     sl_collector_stop(collector);
     sl_pipeline_stop(pipeline);
     sl_admin_stop(admin);
+    sl_catalogue_api_stop(catalogue);
     sl_log_close(log);
     free(specs);
     sl_config_free((sl_config *)atomic_load(&live));

@@ -151,6 +151,9 @@ static const char default_yaml[] =
     "    - { when: 'has(event_type)', topic: events.activity }\n"
     "admin:\n"
     "  listen: 127.0.0.1:8080\n"
+    "processors:\n"
+    "  - { type: scenario, from: web.raw, to: scenario.results, stats_topic: scenario.stats,\n"
+    "      optional: true }\n"
     "outputs:\n"
     "  # Parquet by event-time hour in <data_dir>/lake (./sluice-data/lake)\n"
     "  - { type: lake, from: [logs.raw, events.activity], compression: zstd, optional: true }\n";
