@@ -330,3 +330,84 @@ print(json.dumps({
 PY
   rm -rf "$WORK/w4-data"
 fi
+
+if want W6; then
+  W6_EVENTS=${W6_EVENTS:-2000000}
+  say "W6: topic -> Parquet lake (zstd), ${W6_EVENTS} seed-004 log events; zstd -3 on the same NDJSON as reference"
+  # The events, as NDJSON (the JSON side of the ratio and zstd's input) ...
+  "$BIN" gen logs --count "$W6_EVENTS" --seed 4 --start 2026-01-11T09:00:00Z --no-progress \
+    --to "file:$WORK/w6.ndjson" 2>/dev/null
+  # ... and zstd -3 on them: size, wall and CPU seconds.
+  ZSTD=$(python3 - "$WORK/w6.ndjson" "$WORK/w6.ndjson.zst" <<'PY'
+import resource, subprocess, sys, time, os
+t = time.monotonic()
+subprocess.run(["zstd", "-3", "-q", "-f", "-T1", sys.argv[1], "-o", sys.argv[2]], check=True)
+wall = time.monotonic() - t
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(os.path.getsize(sys.argv[2]), wall, ru.ru_utime + ru.ru_stime)
+PY
+)
+  CPORT=$(free_port); APORT=$(free_port)
+  cat >"$WORK/w6.yaml" <<YAML
+data_dir: $WORK/w6-data
+log_level: warn
+log: { fsync: os, retention: 0s }   # the events are dated 2026-01-11: keep them
+topics:
+  logs.raw: { partitions: 3, key: service, require: { level: string, service: string, message: string } }
+collector:
+  listen: 127.0.0.1:$CPORT
+  routes:
+    - { when: 'has(level)', topic: logs.raw }
+admin:
+  listen: 127.0.0.1:$APORT
+outputs:
+  - { type: lake, from: [logs.raw], compression: zstd, flush_interval: 500ms }
+YAML
+  # Fill logs.raw first (the same events: same seed and start), collector only.
+  "$BIN" run -c "$WORK/w6.yaml" --only collector >"$WORK/sluice.log" 2>&1 &
+  PID=$!
+  for _ in $(seq 1 200); do curl -fsS "http://127.0.0.1:$CPORT/health" >/dev/null 2>&1 && break; sleep 0.05; done
+  "$BIN" gen logs --count "$W6_EVENTS" --seed 4 --start 2026-01-11T09:00:00Z --concurrency 4 --batch 1000 \
+    --no-progress --to "http://127.0.0.1:$CPORT/api/collect" 2>/dev/null
+  stop_sluice
+  # Then only the lake output (and /metrics): from process start until every
+  # row is in a renamed file; CPU is the whole process's.
+  T0=$(date +%s.%N)
+  "$BIN" run -c "$WORK/w6.yaml" --only lake,admin >"$WORK/sluice.log" 2>&1 &
+  PID=$!
+  ROWS=0
+  for _ in $(seq 1 15000); do
+    ROWS=$( (curl -fsS "http://127.0.0.1:$APORT/metrics" 2>/dev/null || true) |
+           awk '/^sluice_lake_rows_written_total\{topic="logs.raw"\}/ {print $2}')
+    [ "${ROWS:-0}" -ge "$W6_EVENTS" ] && break
+    sleep 0.02
+  done
+  T1=$(date +%s.%N)
+  TICKS=$(cpu_ticks "$PID")
+  RSS=$(peak_rss_kb "$PID")
+  stop_sluice
+  PQ_BYTES=$(find "$WORK/w6-data/lake" -name '*.parquet' -printf '%s\n' | awk '{s += $1} END {print s + 0}')
+  PQ_FILES=$(find "$WORK/w6-data/lake" -name '*.parquet' | wc -l)
+  python3 - "$W6_EVENTS" "${ROWS:-0}" "$(stat -c %s "$WORK/w6.ndjson")" "$PQ_BYTES" "$PQ_FILES" \
+    "$(echo "$T1 - $T0" | bc -l)" "$TICKS" "$(getconf CLK_TCK)" "$RSS" $ZSTD <<'PY'
+import json, sys
+events, rows, jb, pb, files, wall, ticks, tick, rss, zb, zwall, zcpu = map(float, sys.argv[1:13])
+cpu = ticks / tick
+print(json.dumps({
+  "workload": "W6", "what": "logs.raw (3 partitions) -> lake output -> Parquet zstd, from process start to the last row renamed",
+  "events": int(events), "rows_in_lake": int(rows),
+  "events_per_s_per_core": round(events / cpu) if cpu else None,
+  "json_mb_s_per_core": round(jb / cpu / 1e6, 1) if cpu else None,
+  "cpu_s": round(cpu, 2), "wall_s": round(wall, 2), "wall_includes_idle_flush_s": 0.5,
+  "events_per_s_wall": round(events / wall), "json_mb_s_wall": round(jb / wall / 1e6, 1),
+  "peak_rss_mb": round(rss / 1024, 1),
+  "json_mb": round(jb / 1e6, 1), "parquet_mb": round(pb / 1e6, 2), "parquet_files": int(files),
+  "ratio_json_to_parquet": round(jb / pb, 1) if pb else None,
+  "zstd_3": {"mb": round(zb / 1e6, 2), "ratio": round(jb / zb, 1), "wall_s": round(zwall, 2),
+             "cpu_s": round(zcpu, 2), "json_mb_s_per_core": round(jb / zcpu / 1e6, 1) if zcpu else None},
+  "parquet_size_vs_zstd_3": round(pb / zb, 3) if zb else None,
+  "target": {"events_per_s_per_core": 1000000, "ratio_json_to_parquet": 8},
+}))
+PY
+  rm -rf "$WORK/w6-data" "$WORK/w6.ndjson" "$WORK/w6.ndjson.zst"
+fi
