@@ -50,6 +50,22 @@ echo
 echo "== a few metrics"
 curl -fsS http://127.0.0.1:8080/metrics | grep -E '^sluice_collector_events_(accepted|rejected)_total' | head -8
 echo
+echo "== the Parquet lake ($DATA/lake, by event-time hour; files close after 5 s without new events)"
+log_rows() { "$BIN" log offsets --data "$DATA" | awk '$1 == "logs.raw" || $1 == "events.activity" {s += $4 - $3} END {print s + 0}'; }
+lake_rows() { "$BIN" lake ls --data "$DATA" --json | python3 -c 'import sys, json; print(sum(json.loads(l)["rows"] for l in sys.stdin if l.strip()))'; }
+WANT=$(log_rows)
+for _ in $(seq 1 60); do [ "$(lake_rows)" -ge "$WANT" ] && break; sleep 0.5; done
+"$BIN" lake ls --data "$DATA"
+echo
+echo "Query it with DuckDB (duckdb CLI, or any DuckDB client), for example:"
+echo "  SELECT level, count(*) FROM read_parquet('sluice-data/lake/logs.raw/**/*.parquet', hive_partitioning=true) GROUP BY level;"
+if command -v duckdb >/dev/null 2>&1; then
+  duckdb -c "SELECT level, count(*) FROM read_parquet('$DATA/lake/logs.raw/**/*.parquet', hive_partitioning=true) GROUP BY level ORDER BY 2 DESC"
+fi
+echo "Inspect and compact it with"
+echo "  build/sluice lake schema <file.parquet>    build/sluice lake cat <file.parquet> --limit 3"
+echo "  build/sluice lake compact --data $DATA     (merges the small files of hours that ended 1 h ago)"
+echo
 echo "The log lives in $DATA/log/<topic>/<partition>/; inspect it with"
 echo "  build/sluice log topics --data $DATA"
 echo "  build/sluice log tail logs.raw -f --data $DATA"
