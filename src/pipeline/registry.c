@@ -4,12 +4,14 @@
 #include <string.h>
 
 extern const sl_plugin sl_output_stdout;
+extern const sl_plugin sl_output_redis;
 extern const sl_plugin sl_processor_scenario;
 extern const sl_plugin sl_output_lake;
 extern const sl_plugin sl_input_tail;
 
 static const sl_plugin *const plugins[] = {
     &sl_output_stdout,
+    &sl_output_redis,
     &sl_processor_scenario,
     &sl_output_lake,
     &sl_input_tail,
