@@ -14,6 +14,7 @@ make -j"$JOBS" --no-print-directory all unit || exit 1
 make -j"$JOBS" --no-print-directory BUILD=build/asan SANITIZE=1 all unit || exit 1
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=0}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 run_unit() { # build dir
