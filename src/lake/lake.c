@@ -23,18 +23,23 @@
 
 /* ---- names -------------------------------------------------------------- */
 
-bool sl_lake_topic_ok(const char *topic)
+/* The rule of sl_lake_topic_ok on n bytes (a NUL among them fails it). */
+static bool topic_bytes_ok(const char *t, size_t n)
 {
-    if (!topic || !*topic || topic[0] == '.')
+    if (n == 0 || n > 200 || t[0] == '.')
         return false;
-    size_t n = 0;
-    for (const char *p = topic; *p; p++, n++) {
-        char c = *p;
+    for (size_t i = 0; i < n; i++) {
+        char c = t[i];
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '.' || c == '_' || c == '-'))
             return false;
     }
-    return n <= 200;
+    return true;
+}
+
+bool sl_lake_topic_ok(const char *topic)
+{
+    return topic && topic_bytes_ok(topic, strlen(topic));
 }
 
 static const char *const kind_suffix[] = { "", ".parquet", ".parquet.tmp", ".parquet.merging",
@@ -85,6 +90,8 @@ int sl_lake_name_parse(const char *name, size_t len, sl_lake_name *out)
             kind = SL_LAKE_COMPACTED;
         else
             return SL_ERR_PARSE;
+        if (stem < 2) /* the dot alone, or nothing before the suffix */
+            return SL_ERR_PARSE;
         name++;
         stem--;
     } else if (ends_with(name, len, kind_suffix[SL_LAKE_DATA], &stem)) {
@@ -104,12 +111,7 @@ int sl_lake_name_parse(const char *name, size_t len, sl_lake_name *out)
         at = plus - 1;
     }
     sl_view topic = { name, at };
-    char tbuf[256];
-    if (topic.len == 0 || topic.len >= sizeof tbuf)
-        return SL_ERR_PARSE;
-    memcpy(tbuf, topic.ptr, topic.len);
-    tbuf[topic.len] = 0;
-    if (!sl_lake_topic_ok(tbuf) || field[0] > INT32_MAX || field[1] > field[2])
+    if (!topic_bytes_ok(topic.ptr, topic.len) || field[0] > INT32_MAX || field[1] > field[2])
         return SL_ERR_PARSE;
     *out = (sl_lake_name){ kind, topic, (int32_t)field[0], field[1], field[2] };
     return 0;
@@ -625,7 +627,7 @@ int sl_lake_footer_read(const char *path, sl_lake_footer *out)
     if ((rc = pread_full(fd, footer, flen, st.st_size - 8 - flen)) < 0)
         goto done;
     sl_parquet_file_meta m;
-    if (sl_parquet_file_meta_decode(footer, flen, &arena, &m) < 0) {
+    if (sl_parquet_file_meta_decode(footer, flen, &arena, &m) < 0 || m.num_rows < 0) {
         rc = SL_ERR_CORRUPT;
         goto done;
     }

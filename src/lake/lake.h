@@ -91,6 +91,14 @@ int sl_lake_timezone_parse(const char *text, int32_t *offset_s);
 /* "UTC" or "+09:00"; out holds at least 8 bytes. */
 void sl_lake_timezone_format(int32_t offset_s, char *out, size_t n);
 
+/* Can the lake place this event time? Its local time (in the lake's zone)
+   must fall in years 1..9999, or there is no directory to name. */
+static inline bool sl_lake_ts_ok(int64_t ts_us, int32_t tz_offset_s)
+{
+    return ts_us >= SL_LAKE_TS_MIN - (int64_t)tz_offset_s * 1000000 &&
+           ts_us <= SL_LAKE_TS_MAX - (int64_t)tz_offset_s * 1000000;
+}
+
 /* The hour of an event: hours since 1970-01-01T00:00 in the lake's zone. */
 static inline int64_t sl_lake_hour_of(int64_t ts_us, int32_t tz_offset_s)
 {

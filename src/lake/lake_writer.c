@@ -375,7 +375,7 @@ int sl_lake_writer_add(sl_lake_writer *w, const char *topic, int32_t partition,
         const sl_message *m = &msgs[i];
         if (p->next >= 0 && m->offset < p->next)
             continue; /* already in the lake */
-        bool bad_time = m->ts_us < SL_LAKE_TS_MIN || m->ts_us > SL_LAKE_TS_MAX;
+        bool bad_time = !sl_lake_ts_ok(m->ts_us, tz);
         int64_t hour = bad_time ? (p->pw ? p->hour : 0) : sl_lake_hour_of(m->ts_us, tz);
         if (p->pw && hour != p->hour) {
             int rc = part_close(w, p);
@@ -391,8 +391,8 @@ int sl_lake_writer_add(sl_lake_writer *w, const char *topic, int32_t partition,
         p->next = m->offset + 1;
         if (bad_time) {
             char err[96];
-            snprintf(err, sizeof err, "event time %" PRId64 " us is outside years 1..9999",
-                     m->ts_us);
+            snprintf(err, sizeof err, "event time %" PRId64 " us is outside years 1..9999 (in %s)",
+                     m->ts_us, w->tz_text);
             reject(w, p, m, "bad_timestamp", err);
         } else if (sl_parquet_writer_add_json(p->pw, m->value, m->ts_us) < 0) {
             reject(w, p, m, "malformed_json", "the record is not a JSON object");

@@ -94,7 +94,8 @@ void sl_lake_writer_free(sl_lake_writer *w);
  * compaction caught midway, remove the partition's stale temporary files,
  * and find where it resumes. *next = 1 + the highest end offset in the
  * lake, or -1 when the lake has no file of it. Also seeds the topic's
- * schema from its newest file. Closes any file still open for it.
+ * schema from its newest file. A file still open for it is dropped (its
+ * records are read again from the resume point).
  */
 int sl_lake_writer_resume(sl_lake_writer *w, const char *topic, int32_t partition,
                           int64_t *next);

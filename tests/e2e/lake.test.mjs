@@ -325,6 +325,14 @@ describe('the lake output, read by DuckDB and hyparquet', () => {
     assert.deepEqual(leftovers, []);
     const names = await q(`SELECT DISTINCT filename FROM read_parquet('${lake}/**/*.parquet', filename=true)`);
     assert.ok(names.every((n) => !path.basename(n.filename).startsWith('.')));
+    // Real Parquet bytes under the three hidden names: the glob must not read them.
+    const real = walk(lake).find((f) => f.endsWith('.parquet'));
+    const planted = ['tmp', 'merging', 'compacted'].map((k) =>
+      path.join(path.dirname(real), `.${path.basename(real)}.${k}`));
+    for (const p of planted) fs.copyFileSync(real, p);
+    const [n] = await q(`SELECT count(*) AS n FROM read_parquet('${lake}/**/*.parquet')`);
+    assert.equal(n.n, String(events.length), 'a hidden file was read');
+    for (const p of planted) fs.unlinkSync(p);
   });
 
   test('compaction keeps the row set identical (EXCEPT ALL both ways is empty)', async () => {

@@ -120,6 +120,8 @@ Test(lake, malformed_names_are_not_lake_files)
         "logs.raw+0+1+1234567890123456789.parquet", /* 19 digits */
         "0+1+3.parquet",
         ".parquet",
+        ".parquet.tmp",                      /* found by fuzz_lake */
+        "..parquet.compacted",
         "",
         NULL,
     };
@@ -128,6 +130,10 @@ Test(lake, malformed_names_are_not_lake_files)
         cr_assert_eq(sl_lake_name_parse(bad[i], strlen(bad[i]), &n), SL_ERR_PARSE, "parsed '%s'",
                      bad[i]);
     }
+    /* A NUL inside the topic (found by fuzz_lake). */
+    static const char nul[] = "logs\0raw+0+0000000000+0000000099.parquet";
+    sl_lake_name n;
+    cr_assert_eq(sl_lake_name_parse(nul, sizeof nul - 1, &n), SL_ERR_PARSE);
 }
 
 /* ---- hours ------------------------------------------------------------------- */
@@ -171,6 +177,14 @@ Test(lake, hour_boundaries_and_negative_times)
     cr_assert(h.year == 1 && h.month == 1 && h.day == 1 && h.hour == 0);
     sl_lake_hour_civil(sl_lake_hour_of(SL_LAKE_TS_MAX, 0), &h);
     cr_assert(h.year == 9999 && h.month == 12 && h.day == 31 && h.hour == 23);
+    /* The range is of local times: year 9999 ends earlier in UTC at +09:00. */
+    cr_assert(sl_lake_ts_ok(SL_LAKE_TS_MAX, 0));
+    cr_assert(sl_lake_ts_ok(SL_LAKE_TS_MIN, 0));
+    cr_assert(!sl_lake_ts_ok(SL_LAKE_TS_MAX + 1, 0));
+    cr_assert(!sl_lake_ts_ok(SL_LAKE_TS_MAX, 9 * 3600), "year 10000 in +09:00");
+    cr_assert(sl_lake_ts_ok(SL_LAKE_TS_MAX - 9 * 3600 * 1000000LL, 9 * 3600));
+    cr_assert(!sl_lake_ts_ok(SL_LAKE_TS_MIN, -3600), "year 0 in -01:00");
+    cr_assert(!sl_lake_ts_ok(INT64_MIN + 1, 0) && !sl_lake_ts_ok(INT64_MAX, 0));
 }
 
 Test(lake, civil_hours_agree_with_gmtime_and_round_trip)
