@@ -1,7 +1,8 @@
 /*
- * cmd_log.c - `sluice log`: inspect the log on disk. Every subcommand opens
- * the log read-only (no lock, no repair), so it can run beside a server
- * that is writing the same data directory:
+ * cmd_log.c - `sluice log`: inspect the log. Every subcommand opens the log
+ * read-only (no lock, no repair), so it can run beside a server that is
+ * writing the same data directory; with -c FILE whose log.backend is kafka
+ * it reads the configured cluster instead (verify is for the embedded log):
  *
  *   topics    the topics, their partitions and how many records they hold
  *   tail      print a topic's records (values, or one JSON object each)
@@ -36,7 +37,8 @@ static void log_usage(FILE *out)
             "       sluice log offsets [--data DIR | -c FILE]\n"
             "       sluice log verify  [--data DIR | -c FILE]\n\n"
             "Inspects the embedded log in DIR/log (default " DEFAULT_DATA_DIR "), read-only:\n"
-            "safe while `sluice run` writes the same directory.\n\n"
+            "safe while `sluice run` writes the same directory. With -c FILE whose\n"
+            "log.backend is kafka, reads that Kafka cluster instead.\n\n"
             "  topics    topics with their partitions and record counts\n"
             "  tail      print records of a topic\n"
             "  offsets   start and end offset of every partition, and each group's\n"
@@ -58,7 +60,8 @@ static void tail_usage(FILE *out)
             "  -p, --partition P     only partition P\n"
             "      --meta            one JSON object per record: topic, partition, offset,\n"
             "                        timestamp, key and value\n"
-            "  -d, --data DIR        the data directory (the log is DIR/log)\n");
+            "  -d, --data DIR        the data directory (the log is DIR/log)\n"
+            "  -c, --config F        the data directory, or the Kafka cluster, of config F\n");
 }
 
 static void simple_usage(FILE *out, const char *sub)
@@ -79,14 +82,18 @@ static void simple_usage(FILE *out, const char *sub)
         if (strcmp(subs[i].name, sub) == 0)
             fprintf(out, "%s\n\n", subs[i].what);
     fprintf(out, "  -d, --data DIR   the data directory (the log is DIR/log)\n"
-                 "  -c, --config F   take the data directory from configuration file F\n");
+                 "  -c, --config F   take the data directory (or the Kafka cluster) from\n"
+                 "                   configuration file F\n");
 }
 
-/* Where the data directory is: --data DIR wins; else the data_dir of -c
-   FILE; else the default. */
-static int resolve_data_dir(const char *data, const char *config, const char **out)
+/* Where the log is: --data DIR wins; else the configuration file -c FILE
+   (its data_dir, or its Kafka cluster when log.backend is kafka, which
+   *kafka then holds); else the default directory. */
+static int resolve_data_dir(const char *data, const char *config, const char **out,
+                            sl_config **kafka)
 {
     static char from_config[4096];
+    *kafka = NULL;
     if (data || !config) {
         *out = data ? data : DEFAULT_DATA_DIR;
         return 0;
@@ -99,19 +106,32 @@ static int resolve_data_dir(const char *data, const char *config, const char **o
         return 1;
     }
     snprintf(from_config, sizeof from_config, "%s", cfg->data_dir);
-    sl_config_free(cfg);
     sl_buf_free(&errors);
+    if (strcmp(cfg->log_backend, "kafka") == 0)
+        *kafka = cfg;
+    else
+        sl_config_free(cfg);
     *out = from_config;
     return 0;
 }
 
-static int open_log(const char *data_dir, sl_log **log)
+/* Read-only: the embedded log in data_dir, or the configured Kafka cluster. */
+static int open_log(const char *data_dir, const sl_config *kafka, sl_log **log)
 {
     sl_log_options o = { .data_dir = data_dir, .read_only = true };
+    sl_topic_spec *specs = NULL;
+    if (kafka) {
+        sl_config_log_options(kafka, &o, &specs);
+        o.read_only = true;
+    }
     int rc = sl_log_open(&o, log);
+    free(specs);
     if (rc) {
-        fprintf(stderr, "sluice log: cannot open the log in %s/log: %s\n", data_dir,
-                sl_strerror(rc));
+        if (kafka)
+            fprintf(stderr, "sluice log: cannot open the log on Kafka: %s\n", sl_strerror(rc));
+        else
+            fprintf(stderr, "sluice log: cannot open the log in %s/log: %s\n", data_dir,
+                    sl_strerror(rc));
         return 1;
     }
     return 0;
@@ -444,15 +464,25 @@ int sl_cmd_log(int argc, char **argv)
         return 2;
     }
     const char *data_dir;
-    int rc = resolve_data_dir(data, config, &data_dir);
+    sl_config *kafka = NULL;
+    int rc = resolve_data_dir(data, config, &data_dir, &kafka);
     if (rc)
         return rc;
+    if (strcmp(sub, "verify") == 0 && kafka) {
+        fprintf(stderr, "sluice log verify: checks the embedded log's files; the log of %s is "
+                        "on Kafka\n", config);
+        sl_config_free(kafka);
+        return 1;
+    }
     if (strcmp(sub, "verify") == 0)
         return log_verify(data_dir);
 
     sl_log *log;
-    if (open_log(data_dir, &log) != 0)
+    rc = open_log(data_dir, kafka, &log);
+    if (rc != 0) {
+        sl_config_free(kafka);
         return 1;
+    }
     if (is_tail) {
         t.topic = args[0];
         rc = log_tail(log, &t);
@@ -462,5 +492,6 @@ int sl_cmd_log(int argc, char **argv)
         rc = log_offsets(log);
     }
     sl_log_close(log);
+    sl_config_free(kafka);
     return rc;
 }

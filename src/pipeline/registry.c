@@ -8,6 +8,7 @@ extern const sl_plugin sl_output_redis;
 extern const sl_plugin sl_processor_scenario;
 extern const sl_plugin sl_output_lake;
 extern const sl_plugin sl_input_tail;
+extern const sl_plugin sl_input_kafka;
 
 static const sl_plugin *const plugins[] = {
     &sl_output_stdout,
@@ -15,6 +16,7 @@ static const sl_plugin *const plugins[] = {
     &sl_processor_scenario,
     &sl_output_lake,
     &sl_input_tail,
+    &sl_input_kafka,
     NULL,
 };
 

@@ -148,6 +148,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     size_t n;
 
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        c->ever_assigned = true;
         assignment_add(c, parts);
         sl_topic_partition *tps = tps_of(c, parts, &n);
         if (n && c->hooks.assigned) {
@@ -188,6 +189,37 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
     if (aerr)
         SL_ERROR(TAG, "group %s: assign: %s", c->group->name, rd_kafka_err2str(aerr));
+}
+
+/* ---- librdkafka before 2.3.0: members that never got an assignment ------------------- */
+
+/*
+ * librdkafka up to 2.2 (Debian 12 ships 2.0.2) aborts in rd_kafka_destroy
+ * of a cooperative-sticky member that has received its JoinGroup answer
+ * but no assignment yet ("rd_kafka_sticky_assignor_state_destroy:
+ * Assertion `assignor_state' failed", librdkafka issue #4312, fixed in
+ * 2.3.0): a sluice stopped during its first rebalance, or while the
+ * cluster is unreachable, would die instead of exiting. Such a handle is
+ * closed (it has left the group) but not destroyed: it is parked here,
+ * reachable, until the process exits. It happens at most once per stage
+ * start, and only before the stage ever read anything.
+ */
+bool kafka_destroy_would_abort(void)
+{
+    return rd_kafka_version() < 0x020300ff;
+}
+
+void kafka_handle_park(rd_kafka_t *rk)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static rd_kafka_t **parked;
+    static size_t n;
+    pthread_mutex_lock(&lock);
+    parked = sl_realloc(parked, (n + 1) * sizeof *parked);
+    parked[n++] = rk;
+    pthread_mutex_unlock(&lock);
+    SL_DEBUG(TAG, "a consumer closed before its first assignment is kept until exit "
+             "(librdkafka < 2.3.0 would abort destroying it)");
 }
 
 /* ---- the ops -------------------------------------------------------------------------- */
@@ -437,7 +469,10 @@ void kafka_consumer_close(sl_consumer *base)
     if (err)
         SL_WARN(TAG, "group %s: closing the consumer: %s", g->name, rd_kafka_err2str(err));
     assignment_remove(c, NULL);
-    rd_kafka_destroy(c->rk);
+    if (c->ever_assigned || !kafka_destroy_would_abort())
+        rd_kafka_destroy(c->rk);
+    else
+        kafka_handle_park(c->rk);
     SL_INFO(TAG, "group %s: member left", g->name);
     pthread_mutex_destroy(&c->lock);
     free(c->parts);

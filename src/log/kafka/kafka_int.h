@@ -129,6 +129,7 @@ struct kafka_consumer {
     /* While the assigned hook runs: the partitions being taken, so a seek
        in the hook sets their starting offsets. */
     rd_kafka_topic_partition_list_t *assigning;
+    bool ever_assigned;        /* an assignment came (see kafka_consumer_close) */
 };
 
 struct kafka_log {
@@ -247,6 +248,10 @@ int kafka_consumer_commit(sl_consumer *c, const char *topic, int32_t partition,
 int kafka_consumer_seek(sl_consumer *c, const char *topic, int32_t partition, int64_t offset);
 int kafka_consumer_assignment(sl_consumer *c, const sl_topic_partition **tps, size_t *n);
 void kafka_consumer_close(sl_consumer *c);
+/* librdkafka < 2.3.0 aborts destroying a cooperative member that never got an
+   assignment (consumer.c); such handles are parked until exit instead. */
+bool kafka_destroy_would_abort(void);
+void kafka_handle_park(rd_kafka_t *rk);
 /* With g->lock held: the member that has topic/partition assigned, or NULL. */
 kafka_consumer *kafka_member_owning(kafka_group *g, kafka_topic *t, int32_t partition);
 
