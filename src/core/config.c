@@ -859,6 +859,8 @@ static void parse_root(parse_ctx *ctx, sl_config *cfg, yaml_node_t *root)
             }
         } else if (!strcmp(name, "admin"))
             parse_section(ctx, v, "admin", admin_keys, cfg);
+        else if (!strcmp(name, "catalogue"))
+            parse_section(ctx, v, "catalogue", catalogue_keys, cfg);
         else if (!strcmp(name, "kafka"))
             parse_kafka(ctx, cfg, v);
         else if (!strcmp(name, "topics")) {
