@@ -170,14 +170,14 @@ static int batch_append(tail_input *t, tail_batch *b)
 {
     const char *topics[2] = { t->topic, SL_DLQ_TOPIC };
     size_t counts[2] = { b->nrec, b->ndlq };
-    int todo = 0;
+    int pending = 0;
     for (int k = 0; k < 2; k++)
         if (counts[k] && !b->submitted[k])
-            todo++;
+            pending++;
     pthread_mutex_lock(&t->lock);
-    b->outstanding = todo;
+    b->outstanding = pending;
     b->status = 0;
-    b->done = todo == 0;
+    b->done = pending == 0;
     pthread_mutex_unlock(&t->lock);
     int result = 0;
     for (int k = 0; k < 2; k++) {
