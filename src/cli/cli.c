@@ -1,6 +1,7 @@
 /* cli.c - `sluice` top-level dispatch and help. */
 #include "cli/cli.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -57,5 +58,28 @@ int sl_cmd_version(int argc, char **argv)
     (void)argc;
     (void)argv;
     printf("sluice %s\n", SLUICE_VERSION);
+    return 0;
+}
+
+int sl_cli_read_file(const char *path, sl_buf *out)
+{
+    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    if (!f) {
+        fprintf(stderr, "sluice: cannot open %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        sl_buf_append(out, chunk, n);
+    int bad = ferror(f);
+    if (f != stdin)
+        fclose(f);
+    if (bad) {
+        fprintf(stderr, "sluice: read error on %s\n", path);
+        return -1;
+    }
+    if (!out->data)
+        sl_buf_append(out, "", 0);
     return 0;
 }

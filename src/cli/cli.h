@@ -8,6 +8,11 @@
 
 int sl_cli_main(int argc, char **argv);
 
+#include "core/buf.h"
+
+/* Read a whole file ("-" = standard input) into out; 0, or -1 with a message on stderr. */
+int sl_cli_read_file(const char *path, sl_buf *out);
+
 int sl_cmd_run(int argc, char **argv);
 int sl_cmd_check(int argc, char **argv);
 int sl_cmd_log(int argc, char **argv);

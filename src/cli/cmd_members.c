@@ -37,29 +37,6 @@ static void members_usage(FILE *out)
             SL_ADMIN_DEFAULT_URL);
 }
 
-static int read_file(const char *path, sl_buf *out)
-{
-    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-    if (!f) {
-        fprintf(stderr, "sluice: cannot open %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        sl_buf_append(out, chunk, n);
-    int bad = ferror(f);
-    if (f != stdin)
-        fclose(f);
-    if (bad) {
-        fprintf(stderr, "sluice: read error on %s\n", path);
-        return -1;
-    }
-    if (!out->data)
-        sl_buf_append(out, "", 0);
-    return 0;
-}
-
 /* The end of the CSV record starting at p (past its newline), quotes respected. */
 static const char *record_end(const char *p, const char *end, size_t *newlines)
 {
@@ -121,7 +98,7 @@ out:
 static int import(const sl_admin_client *c, const char *file)
 {
     sl_buf text = SL_BUF_INIT;
-    if (read_file(file, &text) < 0)
+    if (sl_cli_read_file(file, &text) < 0)
         return 1;
     long imported = 0;
     int rc = 0;

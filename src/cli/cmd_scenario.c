@@ -37,30 +37,6 @@ static void scenario_usage(FILE *out)
             SL_ADMIN_DEFAULT_URL);
 }
 
-/* Read a whole file ("-" = stdin). */
-static int read_file(const char *path, sl_buf *out)
-{
-    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-    if (!f) {
-        fprintf(stderr, "sluice: cannot open %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        sl_buf_append(out, chunk, n);
-    int bad = ferror(f);
-    if (f != stdin)
-        fclose(f);
-    if (bad) {
-        fprintf(stderr, "sluice: read error on %s\n", path);
-        return -1;
-    }
-    if (!out->data)
-        sl_buf_append(out, "", 0);
-    return 0;
-}
-
 /* Print the server's error and return 1; 0 for 2xx. */
 static int answer_status(const char *what, long status, const sl_buf *answer)
 {
@@ -218,7 +194,7 @@ out:
 static int add(const sl_admin_client *c, const char *file, bool replace)
 {
     sl_buf text = SL_BUF_INIT;
-    if (read_file(file, &text) < 0)
+    if (sl_cli_read_file(file, &text) < 0)
         return 1;
     int rc = 0;
     size_t end = 0;
