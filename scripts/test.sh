@@ -9,6 +9,7 @@ JOBS=${JOBS:-$(nproc)}
 passed=0
 failed=0
 failures=()
+failed_names=()
 
 make -j"$JOBS" --no-print-directory all unit || exit 1
 make -j"$JOBS" --no-print-directory BUILD=build/asan SANITIZE=1 all unit || exit 1
@@ -50,8 +51,12 @@ run_e2e() { # label, binary
   passed=$((passed + p)); failed=$((failed + f))
   if [ $rc -ne 0 ] || [ "$f" -ne 0 ]; then
     [ "$f" -eq 0 ] && failed=$((failed + 1))
-    failures+=("e2e ($label)")
     printf '%s\n' "$out" | grep -vE '^# (Subtest|tests|suites|cancelled|skipped|todo|duration_ms)' | tail -120
+    # Name the failed tests again last, where a truncated log still shows them.
+    local names
+    names=$(printf '%s\n' "$out" | sed -nE 's/^ *not ok [0-9]+ - (.*)$/  \1/p')
+    failures+=("e2e ($label)")
+    [ -n "$names" ] && failed_names+=("e2e $label:" "$names")
   fi
   echo "e2e $label: $p passed, $f failed"
 }
@@ -62,6 +67,7 @@ run_e2e plain build/sluice
 run_e2e asan build/asan/sluice
 
 if [ ${#failures[@]} -gt 0 ]; then
+  [ ${#failed_names[@]} -gt 0 ] && printf '%s\n' "${failed_names[@]}"
   echo "failed: ${failures[*]}"
 fi
 echo "$passed passed, $failed failed"
