@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-
 /*
  * The smallest transparent GIF: GIF89a, a 1x1 logical screen with a
  * two-colour global table, a graphic control extension marking colour 0
