@@ -4,10 +4,12 @@
 #
 #   BENCH_SECONDS=10   duration of each timed load
 #   BENCH_ONLY=W1      run only these workloads (comma-separated)
+#   BENCH_BUILD=build  the build directory whose sluice is measured
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BIN=$PWD/build/sluice
+BUILD_DIR=${BENCH_BUILD:-build}
+BIN=$PWD/$BUILD_DIR/sluice
 SECS=${BENCH_SECONDS:-10}
 ONLY=${BENCH_ONLY:-}
 WORK=$(mktemp -d -t sluice-bench.XXXXXX)
@@ -224,8 +226,8 @@ if want W4; then
   W4_EVENTS=${W4_EVENTS:-1000000}
   say "W4: scenario processor, 3 AND filters + projection, ${W4_EVENTS} events from web.raw"
   # The engine alone (per-event path over events in memory), from the unit test binary.
-  make --no-print-directory -s build/tests/test_scenario_proc >/dev/null
-  ENGINE=$(SL_W4_EVENTS=$((W4_EVENTS * 2)) build/tests/test_scenario_proc \
+  make --no-print-directory -s BUILD="$BUILD_DIR" "$BUILD_DIR/tests/test_scenario_proc" >/dev/null
+  ENGINE=$(SL_W4_EVENTS=$((W4_EVENTS * 2)) "$BUILD_DIR/tests/test_scenario_proc" \
            --filter 'engine/engine_figure' 2>/dev/null | grep '^{"workload":"W4-engine"' || true)
   [ -n "$ENGINE" ] && echo "$ENGINE"
   # The processor in a running sluice: fill web.raw first (collector only), then
@@ -415,8 +417,8 @@ fi
 
 if want W8; then
   W8_EVENTS=${W8_EVENTS:-150000}   # the mock keeps ~5 MB per partition (lz4): it must fit
-  MOCK=$PWD/build/tools/kafka_mock
-  [ -x "$MOCK" ] || make --no-print-directory build/tools/kafka_mock >&2
+  MOCK=$PWD/$BUILD_DIR/tools/kafka_mock
+  [ -x "$MOCK" ] || make --no-print-directory BUILD="$BUILD_DIR" "$BUILD_DIR/tools/kafka_mock" >&2
   say "W8: Kafka backend (mock cluster): ${W8_EVENTS} seed-004 logs, kcat -P baseline, then collector -> Kafka -> lake with 1, 2, 3 workers"
   START_TS=2026-01-11T09:00:00Z
   "$BIN" gen logs --count "$W8_EVENTS" --seed 8 --start "$START_TS" --no-progress --to "file:$WORK/w8.ndjson" 2>/dev/null
