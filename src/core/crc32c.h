@@ -3,9 +3,9 @@
  * the checksum of the log's record batches (the same one Kafka, iSCSI and
  * ext4 use).
  *
- * sl_crc32c uses the SSE4.2 crc32 instruction (x86-64) or the ARMv8 CRC
- * extension when the CPU has it, detected once at run time, and a
- * slicing-by-8 table otherwise. The value is the standard one: initial
+ * sl_crc32c uses the SSE4.2 crc32 instruction (x86-64, three interleaved
+ * streams) or the ARMv8 CRC extension when the CPU has it, detected once
+ * at run time, and a slicing-by-8 table otherwise. The value is the standard one: initial
  * value and final xor 0xFFFFFFFF, so sl_crc32c(0, "123456789", 9) is
  * 0xE3069283. To checksum in pieces, pass the previous result as crc.
  */
