@@ -1016,3 +1016,61 @@ Test(log, read_only_open_beside_a_writer)
     sl_log_close(r);
     sl_log_close(w);
 }
+
+/* ---- big batches ------------------------------------------------------------------ */
+
+/*
+ * Three batches of 1.5 MiB (past the consumer's 1 MiB per poll): a
+ * consumer gets each whole in one poll, read and CRC-checked once, while
+ * sl_log_read still stops at its max_bytes inside a batch and goes on
+ * from there.
+ */
+Test(log, consumer_polls_return_big_batches_whole)
+{
+    sl_log *log = open_log(SL_FSYNC_OS);
+    enum { PER = 1500, SIZE = 1024 };
+    char *v = malloc(SIZE);
+    sl_record *recs = calloc(PER, sizeof *recs);
+    for (int b = 0; b < 3; b++) {
+        for (int i = 0; i < PER; i++) {
+            char *x = malloc(SIZE);
+            memset(x, 'a' + b, SIZE);
+            snprintf(x, 16, "%05d", b * PER + i);
+            recs[i] = (sl_record){ .value = { x, SIZE }, .ts_us = i, .partition = 0 };
+        }
+        cr_assert_eq(sl_log_append_sync(log, "one", recs, PER, NULL, NULL), 0);
+        for (int i = 0; i < PER; i++)
+            free((void *)recs[i].value.ptr);
+    }
+    const char *subs[] = { "one" };
+    sl_consumer *c;
+    cr_assert_eq(sl_consumer_open(log, "g", subs, 1, NULL, &c), 0);
+    int64_t next = 0;
+    for (int b = 0; b < 3; b++) {
+        sl_fetch f;
+        cr_assert_eq(sl_consumer_poll(c, 1000, &f), 0);
+        cr_assert_eq(f.n, PER, "poll %d returned %zu records", b, f.n);
+        for (size_t i = 0; i < f.n; i++) {
+            cr_assert_eq(f.msgs[i].offset, next);
+            snprintf(v, 16, "%05d", (int)next);
+            cr_assert(memcmp(f.msgs[i].value.ptr, v, 6) == 0);
+            next++;
+        }
+        sl_fetch_release(&f);
+    }
+    sl_consumer_close(c);
+
+    sl_fetch f;
+    cr_assert_eq(sl_log_read(log, "one", 0, 0, 0, 1 << 20, 0, &f), 0);
+    cr_assert_lt(f.n, PER);
+    cr_assert_geq(f.n, (1 << 20) / SIZE - 1);
+    int64_t from = f.next_offset;
+    sl_fetch_release(&f);
+    cr_assert_eq(sl_log_read(log, "one", 0, from, 0, 1 << 20, 0, &f), 0);
+    cr_assert_eq(f.msgs[0].offset, from);
+    cr_assert_eq(f.n, (size_t)(PER - from), "the rest of the first batch");
+    sl_fetch_release(&f);
+    free(recs);
+    free(v);
+    sl_log_close(log);
+}

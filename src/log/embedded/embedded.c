@@ -895,7 +895,7 @@ static int embedded_read(sl_log *base, const char *topic, int32_t partition, int
     log_partition *p = log_partition_find(log, topic, partition, &err);
     if (!p)
         return err;
-    return log_partition_read(log, p, offset, max_records, max_bytes, timeout_ms, f);
+    return log_partition_read(log, p, offset, max_records, max_bytes, timeout_ms, 0, f);
 }
 
 static int embedded_offsets(sl_log *base, const char *topic, int32_t partition, int64_t *start,

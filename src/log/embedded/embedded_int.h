@@ -192,8 +192,15 @@ void log_partition_unwrite_locked(embedded_log *log, log_partition *p);
 /* With p->lock held: make the written batch visible to readers and index it. */
 void log_partition_publish_locked(log_partition *p, const uint8_t *batch, size_t len);
 
+/*
+ * Read records from offset on (sl_log_read's contract). With
+ * LOG_READ_WHOLE_BATCHES max_bytes only bounds how many batches are read:
+ * the last one is returned whole even past it (consumers, which promise no
+ * byte limit, so that a batch is read and checked once, not once per cut).
+ */
+#define LOG_READ_WHOLE_BATCHES 1u
 int log_partition_read(embedded_log *log, log_partition *p, int64_t offset, size_t max_records,
-                       size_t max_bytes, int timeout_ms, sl_fetch *f);
+                       size_t max_bytes, int timeout_ms, unsigned flags, sl_fetch *f);
 void log_partition_offsets(embedded_log *log, log_partition *p, int64_t *start, int64_t *end);
 /* The syncer's two steps: take the active segment's descriptor if it was
    written since the last call (-1 if not), then fdatasync it without the

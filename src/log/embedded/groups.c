@@ -82,6 +82,8 @@ struct embedded_consumer {
     size_t rr;
 };
 
+/* Batches read per poll stop after the one that reaches this (it is
+   returned whole: a batch is read and checked once). */
 #define POLL_MAX_BYTES (1u << 20)
 
 /* ---- groups and commits in memory (groups_lock held) ---------------------------- */
@@ -593,7 +595,8 @@ int log_consumer_poll(sl_consumer *base, int timeout_ms, sl_fetch *f)
         for (size_t k = 0; k < c->nowned; k++) {
             size_t i = (c->rr + k) % c->nowned;
             owned_tp *o = &c->owned[i];
-            int rc = log_partition_read(log, o->p, o->position, 0, POLL_MAX_BYTES, 0, f);
+            int rc = log_partition_read(log, o->p, o->position, 0, POLL_MAX_BYTES, 0,
+                                        LOG_READ_WHOLE_BATCHES, f);
             if (rc == SL_ERR_RANGE) {
                 int64_t start, end;
                 log_partition_offsets(log, o->p, &start, &end);
@@ -602,7 +605,8 @@ int log_consumer_poll(sl_consumer *base, int timeout_ms, sl_fetch *f)
                         ", %" PRId64 "]; continuing at %" PRId64, c->group->name, o->p->label,
                         o->position, start, end, fixed);
                 o->position = fixed;
-                rc = log_partition_read(log, o->p, o->position, 0, POLL_MAX_BYTES, 0, f);
+                rc = log_partition_read(log, o->p, o->position, 0, POLL_MAX_BYTES, 0,
+                                        LOG_READ_WHOLE_BATCHES, f);
             }
             if (rc < 0)
                 return rc;

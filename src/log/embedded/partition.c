@@ -555,9 +555,16 @@ static int pread_append(int fd, sl_buf *b, int64_t pos, size_t n)
  * Fill f from the batches in [pos, limit) of fd with records from offset
  * `from` on. In read-only mode an invalid batch ends the read quietly (it
  * can be one the writer has not finished); otherwise it is SL_ERR_CORRUPT.
+ *
+ * Batches are chosen whole (pass 1 stops after the one that reaches
+ * max_bytes) and each is checked against its CRC once per read. With
+ * LOG_READ_WHOLE_BATCHES the records are returned whole batches at a time
+ * too; without it pass 2 stops at max_bytes of keys and values, as
+ * sl_log_read promises, and the next read checks the cut batch again.
  */
 static int read_batches(embedded_log *log, log_partition *p, int fd, int64_t pos, int64_t limit,
-                        int64_t from, size_t max_records, size_t max_bytes, sl_fetch *f)
+                        int64_t from, size_t max_records, size_t max_bytes, unsigned flags,
+                        sl_fetch *f)
 {
     fetch_mem *m = sl_calloc(1, sizeof *m);
     ZSTD_DCtx *dctx = NULL;
@@ -588,10 +595,10 @@ static int read_batches(embedded_log *log, log_partition *p, int fd, int64_t pos
             if ((int64_t)(q + need) > limit - pos) {
                 st = LOG_BATCH_TORN;
             } else {
-                size_t more = (q + need > m->raw.len + chunk ? q + need : m->raw.len + chunk);
-                if ((int64_t)more > limit - pos)
-                    more = (size_t)(limit - pos);
-                rc = pread_append(fd, &m->raw, pos + (int64_t)m->raw.len, more - m->raw.len);
+                /* Exactly up to the end of this batch: a batch longer than
+                   a chunk is read once, and nothing after it is read only
+                   to be thrown away. */
+                rc = pread_append(fd, &m->raw, pos + (int64_t)m->raw.len, q + need - m->raw.len);
                 if (rc)
                     goto out;
                 continue;
@@ -652,7 +659,7 @@ static int read_batches(embedded_log *log, log_partition *p, int fd, int64_t pos
         }
         for (size_t i = 0; i < got; i++) {
             size_t sz = m->msgs[n].key.len + m->msgs[n].value.len;
-            if (n > 0 && bytes + sz > max_bytes) {
+            if (n > 0 && bytes + sz > max_bytes && !(flags & LOG_READ_WHOLE_BATCHES)) {
                 q = end_q;
                 break;
             }
@@ -695,7 +702,7 @@ static size_t segment_for_offset(const log_partition *p, int64_t offset)
 }
 
 int log_partition_read(embedded_log *log, log_partition *p, int64_t offset, size_t max_records,
-                       size_t max_bytes, int timeout_ms, sl_fetch *f)
+                       size_t max_bytes, int timeout_ms, unsigned flags, sl_fetch *f)
 {
     if (max_records == 0)
         max_records = SIZE_MAX;
@@ -742,7 +749,7 @@ int log_partition_read(embedded_log *log, log_partition *p, int64_t offset, size
     if (fd < 0)
         return -errno;
     f->next_offset = from;
-    int rc = read_batches(log, p, fd, pos, limit, from, max_records, max_bytes, f);
+    int rc = read_batches(log, p, fd, pos, limit, from, max_records, max_bytes, flags, f);
     close(fd);
     return rc;
 }
