@@ -68,7 +68,7 @@ static const conf_key collector_keys[] = {
     { "token", K_STRING, "", CFG(collector.token), 0, NULL,
       "Bearer token senders must present; empty = open." },
     { "threads", K_INT, "0", CFG(collector.threads), 0, NULL,
-      "HTTP worker threads; 0 = one thread per connection." },
+      "HTTP worker threads (epoll, each serving many connections); 0 = one per CPU core." },
     { "max_body", K_SIZE, "16MiB", CFG(collector_max_body), 0, NULL,
       "Largest request body accepted (decompressed); larger gets 413 before it is read." },
     { "max_events", K_INT, "10000", CFG(collector_max_events), 0, NULL,

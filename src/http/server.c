@@ -4,7 +4,9 @@
  * MHD calls the access handler several times per request: first with the
  * headers (we run on_headers), then with body chunks (we buffer up to the
  * accepted size and count the rest as excess), then once with no data
- * (we run on_request and queue the response).
+ * (we run on_request and queue the response). A handler that suspends
+ * gets its connection parked with MHD_suspend_connection; the resume makes
+ * MHD call the access handler once more, and that call queues the response.
  */
 #include "http/server.h"
 #include "core/alloc.h"
@@ -15,6 +17,8 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +30,12 @@ struct sl_http_server {
     sl_http_handlers handlers;
     char *tag;
     int port;
+    atomic_int suspended;       /* requests between sl_http_suspend and sl_http_resume */
+};
+
+struct sl_http_prebuilt {
+    struct MHD_Response *mhd;
+    int status;
 };
 
 typedef struct request_state {
@@ -33,6 +43,8 @@ typedef struct request_state {
     sl_http_response resp;
     int64_t accepted_body;
     bool headers_done;
+    bool suspended;             /* on_request suspended: the next call answers */
+    sl_http_server *srv;
     char *path;
     char *query;
     char ip[64];
@@ -48,21 +60,10 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
     SL_WARN((const char *)cls, "http: %s", line);
 }
 
-static enum MHD_Result queue_response(struct MHD_Connection *conn, sl_http_response *resp)
+/* Add "Name: value\r\n" lines to r. */
+static void add_extra_headers(struct MHD_Response *r, const char *extra)
 {
-    struct MHD_Response *r;
-    if (resp->static_body)
-        r = MHD_create_response_from_buffer(resp->static_len, (void *)resp->static_body,
-                                            MHD_RESPMEM_PERSISTENT);
-    else
-        r = MHD_create_response_from_buffer(resp->body.len, resp->body.data,
-                                            MHD_RESPMEM_MUST_COPY);
-    if (!r)
-        return MHD_NO;
-    MHD_add_response_header(r, "Content-Type",
-                            resp->content_type ? resp->content_type : "application/json");
-    /* extra_headers: "Name: value\r\n" lines. */
-    char *save = NULL, *copy = sl_strdup(resp->extra_headers);
+    char *save = NULL, *copy = sl_strdup(extra);
     for (char *line = strtok_r(copy, "\r\n", &save); line; line = strtok_r(NULL, "\r\n", &save)) {
         char *colon = strchr(line, ':');
         if (!colon)
@@ -74,6 +75,49 @@ static enum MHD_Result queue_response(struct MHD_Connection *conn, sl_http_respo
         MHD_add_response_header(r, line, value);
     }
     free(copy);
+}
+
+sl_http_prebuilt *sl_http_prebuilt_new(int status, const char *content_type, const void *body,
+                                       size_t len, const char *extra_headers)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_PERSISTENT);
+    if (!r)
+        return NULL;
+    MHD_add_response_header(r, "Content-Type", content_type);
+    if (extra_headers)
+        add_extra_headers(r, extra_headers);
+    sl_http_prebuilt *p = sl_calloc(1, sizeof *p);
+    p->mhd = r;
+    p->status = status;
+    return p;
+}
+
+void sl_http_prebuilt_free(sl_http_prebuilt *p)
+{
+    if (!p)
+        return;
+    MHD_destroy_response(p->mhd);
+    free(p);
+}
+
+static enum MHD_Result queue_response(struct MHD_Connection *conn, sl_http_response *resp)
+{
+    if (resp->prebuilt)
+        return MHD_queue_response(conn, (unsigned)resp->prebuilt->status, resp->prebuilt->mhd);
+    struct MHD_Response *r;
+    if (resp->static_body)
+        r = MHD_create_response_from_buffer(resp->static_len, (void *)resp->static_body,
+                                            MHD_RESPMEM_PERSISTENT);
+    else
+        r = MHD_create_response_from_buffer(resp->body.len, resp->body.data,
+                                            MHD_RESPMEM_MUST_COPY);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, "Content-Type",
+                            resp->content_type ? resp->content_type : "application/json");
+    if (resp->extra_headers[0])
+        add_extra_headers(r, resp->extra_headers);
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)resp->status, r);
     MHD_destroy_response(r);
     return ret;
@@ -111,8 +155,13 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         st = uri_logger(NULL, url, conn);
         *con_cls = st;
     }
+    if (st->suspended) { /* resumed: the response is set */
+        st->suspended = false;
+        return queue_response(conn, &st->resp);
+    }
     if (!st->headers_done) {
         st->headers_done = true;
+        st->srv = srv;
         st->req.method = method;
         st->req.path = st->path;
         st->req.conn = conn;
@@ -158,10 +207,32 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 
     if (st->resp.status)
         return MHD_YES; /* already answered in on_headers */
+    st->req.ready_us = sl_mono_us();
     srv->handlers.on_request(srv->handlers.arg, &st->req, &st->resp);
+    if (st->suspended)
+        return MHD_YES; /* sl_http_resume brings us back here */
     if (!st->resp.status)
         sl_http_error(&st->resp, 500, "handler set no response");
     return queue_response(conn, &st->resp);
+}
+
+void sl_http_suspend(sl_http_request *req)
+{
+    request_state *st = (request_state *)req; /* req is the first member */
+    st->suspended = true;
+    atomic_fetch_add(&st->srv->suspended, 1);
+    MHD_suspend_connection(req->conn);
+}
+
+void sl_http_resume(sl_http_request *req)
+{
+    request_state *st = (request_state *)req;
+    sl_http_server *srv = st->srv;
+    if (!st->resp.status)
+        sl_http_error(&st->resp, 500, "handler set no response");
+    /* MHD's lock in resume publishes the response to the worker thread. */
+    MHD_resume_connection(req->conn);
+    atomic_fetch_sub(&srv->suspended, 1);
 }
 
 static void request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -174,7 +245,7 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
     if (!st)
         return;
     if (srv->handlers.on_done)
-        srv->handlers.on_done(srv->handlers.arg, &st->req);
+        srv->handlers.on_done(srv->handlers.arg, &st->req, &st->resp);
     sl_buf_free(&st->req.body);
     sl_buf_free(&st->resp.body);
     free(st->path);
@@ -223,7 +294,8 @@ int sl_http_server_start(const char *tag, const char *listen, int threads,
     if (threads <= 0)
         flags |= MHD_USE_THREAD_PER_CONNECTION;
     else
-        flags |= MHD_USE_EPOLL;
+        flags |= MHD_USE_EPOLL | MHD_USE_TURBO;
+    flags |= MHD_ALLOW_SUSPEND_RESUME;
     /* The logger must be the first option, or MHD prints early messages itself. */
     struct MHD_OptionItem pool[] = {
         { threads > 0 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads > 0 ? threads : 0,
@@ -238,6 +310,9 @@ int sl_http_server_start(const char *tag, const char *listen, int threads,
         MHD_OPTION_URI_LOG_CALLBACK, uri_logger, srv,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)2048,
+        /* Per connection: the request line and headers must fit (bodies
+           stream through the handler). MHD clears it for every request. */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
         MHD_OPTION_ARRAY, pool,
         MHD_OPTION_END);
@@ -268,6 +343,14 @@ void sl_http_server_stop(sl_http_server *srv)
 {
     if (!srv)
         return;
+    /* MHD must not stop with connections suspended; their completions are
+       owed by whoever suspended them (the log always reports an append). */
+    for (int waited_ms = 0; atomic_load(&srv->suspended) > 0; waited_ms++) {
+        if (waited_ms == 5000)
+            SL_WARN(srv->tag, "still waiting for %d suspended requests to complete",
+                    atomic_load(&srv->suspended));
+        nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+    }
     MHD_stop_daemon(srv->daemon);
     free(srv->tag);
     free(srv);

@@ -86,7 +86,7 @@ test('sluice gen web through the pixel: every event once, as the ground truth sa
   const csv = path.join(dir, 'members.csv');
   const before = webRaw().length;
   const r = sluice(['gen', 'web', '--count', String(n), '--seed', '9', '--scenarios', '5,6,7',
-    '--members', '100', '--members-csv', csv, '--concurrency', '4', '--to', s.collector,
+    '--members', '100', '--members-csv', csv, '--concurrency', '16', '--to', s.collector,
     '--truth', truth, '--no-progress']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, new RegExp(`${n} events acknowledged`));
