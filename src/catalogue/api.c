@@ -575,10 +575,14 @@ static void members_route(void *arg, sl_http_request *req, sl_http_response *res
 
 /* ---- statistics ---------------------------------------------------------------- */
 
+/* updated_at is the window's end, as in Redis (docs/redis.md), so the API
+   and Redis give the same value for the same window whenever it is read;
+   written_at is when its newest partial was written. */
 static void window_doc(const sl_catalogue_window *w, sl_buf *out)
 {
-    char upd[32];
-    sl_catalogue_format_seed_time(w->updated_us, upd, sizeof upd);
+    char upd[32], written[32];
+    sl_catalogue_format_seed_time(w->window_end_us, upd, sizeof upd);
+    sl_catalogue_format_seed_time(w->updated_us, written, sizeof written);
     sl_buf_append_char(out, '{');
     append_time(out, "window_start", w->window_start_us);
     sl_buf_append_char(out, ',');
@@ -587,14 +591,15 @@ static void window_doc(const sl_catalogue_window *w, sl_buf *out)
                        ",\"success_ratio\":",
                   w->success_count, w->total_count);
     sl_catalogue_append_ratio(out, w->success_count, w->total_count);
-    sl_buf_printf(out, ",\"updated_at\":\"%s\",\"partials\":%d}", upd, w->partials);
+    sl_buf_printf(out, ",\"updated_at\":\"%s\",\"written_at\":\"%s\",\"partials\":%d}", upd,
+                  written, w->partials);
 }
 
 /* The seed's Redis value, key for key and in its order. */
 static void seed_value(const sl_catalogue_window *w, sl_buf *out)
 {
     char upd[32];
-    sl_catalogue_format_seed_time(w->updated_us, upd, sizeof upd);
+    sl_catalogue_format_seed_time(w->window_end_us, upd, sizeof upd);
     sl_buf_append_str(out, "{\"success_ratio\":");
     sl_catalogue_append_ratio(out, w->success_count, w->total_count);
     sl_buf_printf(out, ",\"total_count\":%" PRId64 ",\"success_count\":%" PRId64

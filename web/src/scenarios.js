@@ -58,7 +58,7 @@ export function createScenariosView(root) {
     c.figures.total_count.textContent = w ? String(w.total_count) : '–';
     c.bar.style.width = w ? `${Math.max(0, Math.min(1, Number(w.success_ratio))) * 100}%` : '0';
     c.windowText.textContent = w
-      ? `window ${hms(w.window_start)}–${hms(w.window_end)} UTC · updated ${w.updated_at}`
+      ? `window ${hms(w.window_start)}–${hms(w.window_end)} UTC · written ${w.written_at}`
       : 'no events in a window yet';
     if (!c.chart && c.chartEl.isConnected) c.chart = makeChart(c.chartEl);
     if (!c.chart) return;
