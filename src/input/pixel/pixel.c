@@ -11,6 +11,9 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /*
  * The smallest transparent GIF: GIF89a, a 1x1 logical screen with a
@@ -46,33 +49,12 @@ static inline bool word_is_plain(uint64_t w)
     return ((control | is_quote | is_bslash | w) & highs) == 0;
 }
 
-void sl_pixel_append_json_text(sl_buf *out, sl_view text)
+/* Text that is not UTF-8: each byte that starts no valid sequence becomes
+   U+FFFD, then the result is written as a JSON string. Rare (a Latin-1
+   User-Agent), so simple. */
+static void append_json_cleaned(sl_buf *out, sl_view text)
 {
     const unsigned char *s = (const unsigned char *)text.ptr;
-    size_t i = 0;
-    /* The common case, printable ASCII, is one copy; checked 8 bytes at a time. */
-    for (; i + 8 <= text.len; i += 8) {
-        uint64_t w;
-        memcpy(&w, s + i, 8);
-        if (!word_is_plain(w))
-            break;
-    }
-    while (i < text.len && s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' && s[i] != '\\')
-        i++;
-    if (i == text.len) {
-        sl_buf_reserve(out, text.len + 2);
-        char *d = out->data + out->len;
-        d[0] = '"';
-        memcpy(d + 1, text.ptr, text.len);
-        d[text.len + 1] = '"';
-        out->len += text.len + 2;
-        out->data[out->len] = '\0';
-        return;
-    }
-    if (sl_utf8_check(text.ptr + i, text.len - i) == text.len - i) {
-        sl_buf_append_json_string(out, text.ptr, text.len);
-        return;
-    }
     sl_buf clean = SL_BUF_INIT;
     sl_buf_reserve(&clean, text.len + 16);
     for (size_t k = 0; k < text.len;) {
@@ -87,6 +69,48 @@ void sl_pixel_append_json_text(sl_buf *out, sl_view text)
     }
     sl_buf_append_json_string(out, clean.data, clean.len);
     sl_buf_free(&clean);
+}
+
+void sl_pixel_append_json_text(sl_buf *out, sl_view text)
+{
+    const unsigned char *s = (const unsigned char *)text.ptr;
+    size_t i = 0;
+    /* The common case, printable ASCII, is one copy; checked 16 or 8 bytes
+       at a time. */
+#if defined(__SSE2__)
+    for (; i + 16 <= text.len; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        /* Signed: below 0x20 or >= 0x80 (negative) in one compare. */
+        __m128i m = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+                                 _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                              _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+        if (_mm_movemask_epi8(m))
+            break;
+    }
+#endif
+    for (; i + 8 <= text.len; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if (!word_is_plain(w))
+            break;
+    }
+    while (i < text.len && s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' && s[i] != '\\')
+        i++;
+    if (i == text.len) {
+        if (out->cap - out->len < text.len + 3)
+            sl_buf_reserve(out, text.len + 2);
+        char *d = out->data + out->len;
+        d[0] = '"';
+        memcpy(d + 1, text.ptr, text.len);
+        d[text.len + 1] = '"';
+        out->len += text.len + 2;
+        out->data[out->len] = '\0';
+        return;
+    }
+    if (sl_utf8_check(text.ptr + i, text.len - i) == text.len - i)
+        sl_query_append_json_utf8(out, text);
+    else
+        append_json_cleaned(out, text);
 }
 
 /* ---- the event --------------------------------------------------------------- */

@@ -23,7 +23,11 @@
 #include "core/utf8.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /* ---- errors ------------------------------------------------------------------ */
 
@@ -138,34 +142,92 @@ static const char *param_label(char *out, size_t cap, const sl_view *key, const 
     return out;
 }
 
-/* True when none of the eight bytes is '%', '+', '\\' or >= 0x80. */
-static inline bool word_needs_no_decoding(uint64_t w)
-{
-    const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
-    uint64_t pct = w ^ (ones * '%'), plus = w ^ (ones * '+'), bslash = w ^ (ones * '\\');
-    uint64_t hits = ((pct - ones) & ~pct) | ((plus - ones) & ~plus) | ((bslash - ones) & ~bslash);
-    return ((hits | w) & highs) == 0;
-}
+/* ---- scanning ------------------------------------------------------------------ */
 
-static bool part_is_plain(const char *p, size_t n)
+/*
+ * The query is read once, sixteen bytes at a time where SSE2 is there
+ * (eight without), into three masks per block: '&' and '=' (structure),
+ * '%', '+', '\\' and bytes >= 0x80 (the part needs decoding), '"', '\\'
+ * and bytes below 0x20 (the part needs JSON escaping). Only the structure
+ * bytes are visited one by one; for the stretch of a name or value
+ * between them, the other two masks say at once whether it needs
+ * decoding or escaping. The bulk of a query is never looked at one byte
+ * at a time.
+ */
+/* Which bytes of a block matter, bit k for byte k, by kind. */
+typedef struct block_masks {
+    unsigned structure; /* '&' and '=' */
+    unsigned decode;    /* '%', '+', '\\', >= 0x80 */
+    unsigned escape;    /* '"', '\\', < 0x20 */
+} block_masks;
+
+#if defined(__SSE2__)
+#define BLOCK 16
+static inline block_masks block_scan(const char *p)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i bslash = _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'));
+    __m128i st = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('&')),
+                              _mm_cmpeq_epi8(v, _mm_set1_epi8('=')));
+    __m128i dec = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('%')),
+                                            _mm_cmpeq_epi8(v, _mm_set1_epi8('+'))), bslash);
+    /* Signed compare: below 0x20 or >= 0x80 (negative); the latter are
+       taken out again with the sign bits. */
+    __m128i low = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
+    __m128i esc = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), bslash);
+    unsigned high = (unsigned)_mm_movemask_epi8(v);
+    return (block_masks){ (unsigned)_mm_movemask_epi8(st),
+                          (unsigned)_mm_movemask_epi8(dec) | high,
+                          (unsigned)_mm_movemask_epi8(esc) |
+                              ((unsigned)_mm_movemask_epi8(low) & ~high) };
+}
+#else
+#define BLOCK 8
+static inline block_masks block_scan(const char *p)
+{
+    block_masks m = { 0, 0, 0 };
+    for (unsigned k = 0; k < BLOCK; k++) {
+        unsigned char c = (unsigned char)p[k];
+        m.structure |= (unsigned)(c == '&' || c == '=') << k;
+        m.decode |= (unsigned)(c == '%' || c == '+' || c == '\\' || c >= 0x80) << k;
+        m.escape |= (unsigned)(c == '"' || c == '\\' || c < 0x20) << k;
+    }
+    return m;
+}
+#endif
+
+/* Index of the first '%' or '+' in p[0, n), or n; bytes up to end (the end
+   of the query) may be read past n. */
+static size_t find_percent_or_plus(const char *p, size_t n, const char *end)
 {
     size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, p + i, 8);
-        if (!word_needs_no_decoding(w))
-            return false;
+#if defined(__SSE2__)
+    for (; i < n && end - (p + i) >= 16; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        unsigned m = (unsigned)_mm_movemask_epi8(
+            _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('%')), _mm_cmpeq_epi8(v, _mm_set1_epi8('+'))));
+        if (m)
+            return SL_MIN(n, i + (size_t)__builtin_ctz(m));
     }
-    for (; i < n; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c == '%' || c == '+' || c == '\\' || c >= 0x80)
-            return false;
-    }
-    return true;
+    if (i >= n)
+        return n;
+#else
+    SL_UNUSED(end);
+#endif
+    while (i < n && p[i] != '%' && p[i] != '+')
+        i++;
+    return i;
+}
+
+/* Whether a byte needs escaping in a JSON string. */
+static inline bool json_special(unsigned char c)
+{
+    return c == '"' || c == '\\' || c < 0x20;
 }
 
 typedef struct decode_ctx {
     const char *query;       /* the whole raw query, for offsets */
+    size_t len;
     char *scratch;
     size_t scratch_cap;
     size_t scratch_used;
@@ -174,20 +236,16 @@ typedef struct decode_ctx {
 
 /*
  * Decode raw part [raw, raw + n) (a name when key is NULL, else the value
- * of parameter *key) into the scratch; *out views the result.
+ * of parameter *key), which has something to decode, into the scratch;
+ * *out views the result. *escape is set when the result holds a byte JSON
+ * must escape (the raw part's own such bytes are the caller's business).
  */
 static int decode_part(decode_ctx *c, const char *raw, size_t n, const sl_view *key,
-                       sl_view *out)
+                       sl_view *out, bool *escape)
 {
     char label[160], bad[48];
     size_t base = (size_t)(raw - c->query);
 #define LABEL param_label(label, sizeof label, key, raw, n)
-
-    /* Most parts are plain ASCII with nothing to decode: view them in place. */
-    if (part_is_plain(raw, n)) {
-        *out = (sl_view){ raw, n };
-        return 0;
-    }
 
     if (n > c->scratch_cap - c->scratch_used)
         return fail(c->err, SL_ERR_TOOBIG, base,
@@ -195,27 +253,32 @@ static int decode_part(decode_ctx *c, const char *raw, size_t n, const sl_view *
                     c->scratch_cap - c->scratch_used, n);
     char *dst = c->scratch + c->scratch_used;
 
-
-    /* 1. '+' and %XX. */
+    /* 1. '+' and %XX; the runs between them are copied whole. */
     size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        char ch = raw[i];
-        if (ch == '+') {
+    for (size_t i = 0; i < n;) {
+        size_t k = i + find_percent_or_plus(raw + i, n - i, c->query + c->len);
+        memcpy(dst + o, raw + i, k - i);
+        o += k - i;
+        i = k;
+        if (i == n)
+            break;
+        if (raw[i] == '+') {
             dst[o++] = ' ';
-        } else if (ch == '%') {
-            int hi = i + 2 < n ? hex_value((unsigned char)raw[i + 1]) : -1;
-            int lo = i + 2 < n ? hex_value((unsigned char)raw[i + 2]) : -1;
-            if (hi < 0 || lo < 0) {
-                snippet(bad, sizeof bad, raw + i, SL_MIN(n - i, (size_t)3));
-                return fail(c->err, SL_ERR_PARSE, base + i,
-                            "%s at byte %zu: broken %%-escape '%s' (expected two hex digits after '%%')",
-                            LABEL, base + i, bad);
-            }
-            dst[o++] = (char)(hi << 4 | lo);
-            i += 2;
-        } else {
-            dst[o++] = ch;
+            i++;
+            continue;
         }
+        int hi = i + 2 < n ? hex_value((unsigned char)raw[i + 1]) : -1;
+        int lo = i + 2 < n ? hex_value((unsigned char)raw[i + 2]) : -1;
+        if (hi < 0 || lo < 0) {
+            snippet(bad, sizeof bad, raw + i, SL_MIN(n - i, (size_t)3));
+            return fail(c->err, SL_ERR_PARSE, base + i,
+                        "%s at byte %zu: broken %%-escape '%s' (expected two hex digits after '%%')",
+                        LABEL, base + i, bad);
+        }
+        unsigned char b = (unsigned char)(hi << 4 | lo);
+        *escape |= json_special(b);
+        dst[o++] = (char)b;
+        i += 3;
     }
 
     /* 2. UTF-8. */
@@ -227,7 +290,8 @@ static int decode_part(decode_ctx *c, const char *raw, size_t n, const sl_view *
                     "%s at byte %zu: not valid UTF-8 after %%-decoding (bytes '%s')", LABEL, r, bad);
     }
 
-    /* 3. \uXXXX, in place. */
+    /* 3. \uXXXX, in place. Offsets in the raw part are only worked out for
+       an error message. */
     char *bs = memchr(dst, '\\', o);
     if (bs) {
         size_t w = (size_t)(bs - dst), i = w;
@@ -236,9 +300,9 @@ static int decode_part(decode_ctx *c, const char *raw, size_t n, const sl_view *
                 dst[w++] = dst[i++];
                 continue;
             }
-            size_t r = base + raw_offset(raw, n, i);
             long u = hex4(dst + i + 2, o - i - 2);
             if (u < 0) {
+                size_t r = base + raw_offset(raw, n, i);
                 snippet(bad, sizeof bad, dst + i, SL_MIN(o - i, (size_t)6));
                 return fail(c->err, SL_ERR_PARSE, r,
                             "%s at byte %zu: invalid \\u escape '%s' (expected four hex digits)",
@@ -246,15 +310,18 @@ static int decode_part(decode_ctx *c, const char *raw, size_t n, const sl_view *
             }
             unsigned long cp = (unsigned long)u;
             size_t used = 6;
-            if (u >= 0xDC00 && u <= 0xDFFF)
+            if (u >= 0xDC00 && u <= 0xDFFF) {
+                size_t r = base + raw_offset(raw, n, i);
                 return fail(c->err, SL_ERR_PARSE, r,
                             "%s at byte %zu: lone low surrogate \\u%04lX (it must follow a high "
                             "surrogate \\uD800-\\uDBFF)", LABEL, r, (unsigned long)u);
+            }
             if (u >= 0xD800 && u <= 0xDBFF) {
                 long lo = -1;
                 if (i + 7 < o && dst[i + 6] == '\\' && dst[i + 7] == 'u')
                     lo = hex4(dst + i + 8, o - i - 8);
                 if (lo < 0xDC00 || lo > 0xDFFF) {
+                    size_t r = base + raw_offset(raw, n, i);
                     if (lo < 0)
                         return fail(c->err, SL_ERR_PARSE, r,
                                     "%s at byte %zu: lone high surrogate \\u%04lX (it must be "
@@ -268,10 +335,13 @@ static int decode_part(decode_ctx *c, const char *raw, size_t n, const sl_view *
                 cp = 0x10000 + (((unsigned long)u - 0xD800) << 10) + ((unsigned long)lo - 0xDC00);
                 used = 12;
             }
+            *escape |= cp < 0x80 && json_special((unsigned char)cp);
             w += put_utf8(dst + w, cp);
             i += used;
         }
         o = w;
+        /* A backslash left as it was still needs escaping. */
+        *escape |= memchr(dst, '\\', o) != NULL;
     }
     *out = (sl_view){ dst, o };
     c->scratch_used += o;
@@ -279,52 +349,174 @@ static int decode_part(decode_ctx *c, const char *raw, size_t n, const sl_view *
 #undef LABEL
 }
 
+/* What the scan saw in one part of a parameter. */
+enum { PART_DECODE = 1, PART_ESCAPE = 2 };
+
+/* The parameter query[start, end) whose first '=' is at eq (or none:
+   SIZE_MAX), with what the scan saw in its name and value, into out. */
+static int add_param(decode_ctx *c, sl_query *out, size_t start, size_t end, size_t eq,
+                     unsigned key_seen, unsigned value_seen)
+{
+    const char *q = c->query;
+    size_t klen = (eq != SIZE_MAX ? eq : end) - start;
+    if (klen == 0)
+        return 0; /* "=x": no name, skipped (see query.h) */
+    if (out->count == SL_QUERY_MAX_PARAMS)
+        return fail(c->err, SL_ERR_TOOBIG, start,
+                    "more than %d parameters (the next starts at byte %zu)",
+                    SL_QUERY_MAX_PARAMS, start);
+    sl_query_param *p = &out->params[out->count];
+    bool escape = (key_seen | value_seen) & PART_ESCAPE;
+    p->key = (sl_view){ q + start, klen };
+    if (key_seen & PART_DECODE) {
+        int rc = decode_part(c, q + start, klen, NULL, &p->key, &escape);
+        if (rc != 0)
+            return rc;
+    }
+    p->value = (sl_view){ p->key.ptr + p->key.len, 0 };
+    p->has_equals = eq != SIZE_MAX;
+    p->offset = start;
+    p->shadowed = false;
+    if (eq != SIZE_MAX) {
+        p->value = (sl_view){ q + eq + 1, end - eq - 1 };
+        if (value_seen & PART_DECODE) {
+            int rc = decode_part(c, q + eq + 1, end - eq - 1, &p->key, &p->value, &escape);
+            if (rc != 0)
+                return rc;
+        }
+    }
+    p->json_escape = escape;
+    out->count++;
+    return 0;
+}
+
+/* Two views of a key's bytes (first and last four, or three single bytes
+   when shorter) in one word: keys of equal length up to eight bytes are
+   equal exactly when their words are, longer ones only may be. */
+static uint64_t key_word(sl_view k)
+{
+    const unsigned char *s = (const unsigned char *)k.ptr;
+    if (k.len >= 4) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + k.len - 4, 4);
+        return (uint64_t)a << 32 | b;
+    }
+    if (k.len == 0)
+        return 0;
+    return (uint64_t)s[0] << 16 | (uint64_t)s[k.len / 2] << 8 | s[k.len - 1];
+}
+
+/*
+ * Last one wins: mark every earlier parameter with a repeated key. Walked
+ * from the last parameter back, with a 64-bit set of the key words' hashes
+ * seen so far: a key whose bit is not in it has no later twin, so the
+ * pairwise comparison only runs on a (rare) hit, and compares lengths and
+ * words before bytes.
+ */
+static void mark_shadowed(sl_query *q)
+{
+    uint64_t words[SL_QUERY_MAX_PARAMS];
+    uint64_t later = 0;
+    for (size_t a = q->count; a-- > 0;) {
+        sl_view ka = q->params[a].key;
+        words[a] = key_word(ka);
+        unsigned bit = (unsigned)(((words[a] ^ ka.len) * UINT64_C(0x9E3779B97F4A7C15)) >> 58);
+        if (later >> bit & 1) {
+            for (size_t b = a + 1; b < q->count; b++) {
+                sl_view kb = q->params[b].key;
+                if (words[a] == words[b] && ka.len == kb.len &&
+                    (ka.len <= 8 || memcmp(ka.ptr, kb.ptr, ka.len) == 0)) {
+                    q->params[a].shadowed = true;
+                    break;
+                }
+            }
+        }
+        later |= UINT64_C(1) << bit;
+    }
+}
+
+/* Masks of a stretch of up to 64 bytes: bit k for byte k. */
+typedef struct span_masks {
+    uint64_t structure, decode, escape;
+} span_masks;
+
+/* The masks of p[0, n), n <= 64; a short stretch goes through a
+   zero-padded copy, and bits past n are cleared. */
+static span_masks span_scan(const char *p, size_t n)
+{
+    char padded[64];
+    if (n < 64) {
+        memset(padded, 0, sizeof padded);
+        memcpy(padded, p, n);
+        p = padded;
+    }
+    span_masks m = { 0, 0, 0 };
+    for (unsigned k = 0; k < 64; k += BLOCK) {
+        block_masks b = block_scan(p + k);
+        m.structure |= (uint64_t)b.structure << k;
+        m.decode |= (uint64_t)b.decode << k;
+        m.escape |= (uint64_t)b.escape << k;
+    }
+    if (n < 64) {
+        uint64_t valid = (UINT64_C(1) << n) - 1;
+        m.structure &= valid;
+        m.decode &= valid;
+        m.escape &= valid;
+    }
+    return m;
+}
+
+/* PART_* for the bytes of m selected by bits. */
+static inline unsigned seen_in(const span_masks *m, uint64_t bits)
+{
+    return (m->decode & bits ? PART_DECODE : 0) | (m->escape & bits ? PART_ESCAPE : 0);
+}
+
 int sl_query_parse(const char *query, size_t len, sl_query *out, char *scratch,
                    size_t scratch_cap, sl_query_error *err)
 {
     out->count = 0;
-    decode_ctx c = { query, scratch, scratch ? scratch_cap : 0, 0, err };
-    size_t i = 0;
-    if (len > 0 && query[0] == '?')
-        i = 1;
-    while (i < len) {
-        const char *seg = query + i;
-        const char *amp = memchr(seg, '&', len - i);
-        size_t n = amp ? (size_t)(amp - seg) : len - i;
-        size_t start = i;
-        i += n + 1;
-        if (n == 0)
-            continue;
-        const char *eq = memchr(seg, '=', n);
-        size_t klen = eq ? (size_t)(eq - seg) : n;
-        if (klen == 0)
-            continue; /* "=x": no name, skipped (see query.h) */
-        if (out->count == SL_QUERY_MAX_PARAMS)
-            return fail(err, SL_ERR_TOOBIG, start,
-                        "more than %d parameters (the next starts at byte %zu)",
-                        SL_QUERY_MAX_PARAMS, start);
-        sl_query_param *p = &out->params[out->count];
-        int rc = decode_part(&c, seg, klen, NULL, &p->key);
+    decode_ctx c = { query, len, scratch, scratch ? scratch_cap : 0, 0, err };
+    size_t i = len > 0 && query[0] == '?' ? 1 : 0;
+    /* The parameter begun at start, its first '=' (SIZE_MAX until one is
+       seen), what was seen in its name (once the '=' is there) and in the
+       part being read. */
+    size_t start = i, eq = SIZE_MAX;
+    unsigned key_seen = 0, cur = 0;
+    int rc;
+    for (; i < len; i += 64) {
+        span_masks m = span_scan(query + i, SL_MIN(len - i, (size_t)64));
+        uint64_t rest = ~UINT64_C(0); /* bits not yet given to a part */
+        for (uint64_t st = m.structure; st; st &= st - 1) {
+            unsigned k = (unsigned)__builtin_ctzll(st);
+            uint64_t upto = (UINT64_C(2) << k) - 1; /* bits 0..k; 0 - 1 for k = 63 */
+            cur |= seen_in(&m, rest & upto);
+            rest &= ~upto;
+            size_t at = i + k;
+            if (query[at] == '&') {
+                rc = eq == SIZE_MAX ? add_param(&c, out, start, at, eq, cur, 0)
+                                    : add_param(&c, out, start, at, eq, key_seen, cur);
+                if (rc != 0)
+                    return rc;
+                start = at + 1;
+                eq = SIZE_MAX;
+                key_seen = cur = 0;
+            } else if (eq == SIZE_MAX) {
+                eq = at;
+                key_seen = cur;
+                cur = 0;
+            }
+        }
+        cur |= seen_in(&m, rest);
+    }
+    if (start < len) {
+        rc = eq == SIZE_MAX ? add_param(&c, out, start, len, eq, cur, 0)
+                            : add_param(&c, out, start, len, eq, key_seen, cur);
         if (rc != 0)
             return rc;
-        p->value = (sl_view){ p->key.ptr + p->key.len, 0 };
-        p->has_equals = eq != NULL;
-        p->offset = start;
-        p->shadowed = false;
-        if (eq) {
-            rc = decode_part(&c, eq + 1, n - klen - 1, &p->key, &p->value);
-            if (rc != 0)
-                return rc;
-        }
-        out->count++;
     }
-    /* Last one wins: mark every earlier parameter with a repeated key. */
-    for (size_t a = 0; a < out->count; a++)
-        for (size_t b = a + 1; b < out->count; b++)
-            if (sl_view_eq(out->params[a].key, out->params[b].key)) {
-                out->params[a].shadowed = true;
-                break;
-            }
+    mark_shadowed(out);
     return 0;
 }
 
@@ -340,40 +532,21 @@ bool sl_query_get(const sl_query *q, const char *key, sl_view *value)
     return false;
 }
 
-/* True when none of the eight bytes is '"', '\\', a control byte or >= 0x80. */
-static inline bool word_is_plain(uint64_t w)
+/* Whether a byte in p[0, n) needs escaping in a JSON string. */
+static bool has_json_special(const char *p, size_t n)
 {
-    const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
-    uint64_t quote = w ^ (ones * '"'), bslash = w ^ (ones * '\\');
-    uint64_t control = (w - ones * 0x20) & ~w;
-    uint64_t is_quote = (quote - ones) & ~quote, is_bslash = (bslash - ones) & ~bslash;
-    return ((control | is_quote | is_bslash | w) & highs) == 0;
+    for (size_t i = 0; i < n; i++)
+        if (json_special((unsigned char)p[i]))
+            return true;
+    return false;
 }
 
-/* Append the separator sep (when not '\0') and v as a JSON string:
-   printable ASCII is copied as is, the rest goes through
-   sl_buf_append_json_string. */
-static void append_string(sl_buf *b, char sep, sl_view v)
+/* Append v, valid UTF-8 with nothing to escape, as a JSON string after
+   sep (when not '\0'). */
+static void append_plain(sl_buf *b, char sep, sl_view v)
 {
-    size_t i = 0;
-    for (; i + 8 <= v.len; i += 8) {
-        uint64_t w;
-        memcpy(&w, v.ptr + i, 8);
-        if (!word_is_plain(w))
-            break;
-    }
-    for (; i < v.len; i++) {
-        unsigned char ch = (unsigned char)v.ptr[i];
-        if (ch < 0x20 || ch >= 0x80 || ch == '"' || ch == '\\')
-            break;
-    }
-    if (i < v.len) {
-        if (sep)
-            sl_buf_append_char(b, sep);
-        sl_buf_append_json_string(b, v.ptr, v.len);
-        return;
-    }
-    sl_buf_reserve(b, v.len + 3);
+    if (b->cap - b->len < v.len + 4)
+        sl_buf_reserve(b, v.len + 3);
     char *d = b->data + b->len;
     if (sep)
         *d++ = sep;
@@ -384,14 +557,51 @@ static void append_string(sl_buf *b, char sep, sl_view v)
     b->data[b->len] = '\0';
 }
 
+/* Append sep (when not '\0') and v, valid UTF-8, as a JSON string. */
+static void append_string(sl_buf *b, char sep, sl_view v)
+{
+    if (!has_json_special(v.ptr, v.len)) {
+        append_plain(b, sep, v);
+        return;
+    }
+    if (sep)
+        sl_buf_append_char(b, sep);
+    sl_buf_append_json_string(b, v.ptr, v.len);
+}
+
+void sl_query_append_json_utf8(sl_buf *out, sl_view text)
+{
+    append_string(out, '\0', text);
+}
+
 void sl_query_append_json(const sl_query *q, sl_buf *out, bool *comma)
 {
     for (size_t i = 0; i < q->count; i++) {
         const sl_query_param *p = &q->params[i];
         if (p->shadowed)
             continue;
-        append_string(out, *comma ? ',' : '\0', p->key);
-        append_string(out, ':', p->value);
+        if (!p->json_escape) {
+            /* ,"key":"value" in one reservation and two copies. */
+            size_t need = p->key.len + p->value.len + 6;
+            if (out->cap - out->len < need + 1)
+                sl_buf_reserve(out, need);
+            char *d = out->data + out->len;
+            if (*comma)
+                *d++ = ',';
+            *d++ = '"';
+            memcpy(d, p->key.ptr, p->key.len);
+            d += p->key.len;
+            memcpy(d, "\":\"", 3);
+            d += 3;
+            memcpy(d, p->value.ptr, p->value.len);
+            d += p->value.len;
+            *d++ = '"';
+            *d = '\0';
+            out->len = (size_t)(d - out->data);
+        } else {
+            append_string(out, *comma ? ',' : '\0', p->key);
+            append_string(out, ':', p->value);
+        }
         *comma = true;
     }
 }
@@ -415,9 +625,9 @@ void sl_query_split_target(sl_view target, sl_view *path, sl_view *query)
 int sl_query_scenario_id(sl_view path, int64_t *id, sl_query_error *err)
 {
     char shown[160];
-    snippet(shown, sizeof shown, path.ptr ? path.ptr : "", path.len);
+#define SHOWN (snippet(shown, sizeof shown, path.ptr ? path.ptr : "", path.len), shown)
     if (path.len == 0 || path.ptr[0] != '/')
-        return fail(err, SL_ERR_PARSE, 0, "path '%s' does not start with '/'", shown);
+        return fail(err, SL_ERR_PARSE, 0, "path '%s' does not start with '/'", SHOWN);
     if (path.len == 1)
         return fail(err, SL_ERR_PARSE, 1, "path '/' has no scenario id (expected /{scenario_id})");
     uint64_t v = 0;
@@ -426,15 +636,16 @@ int sl_query_scenario_id(sl_view path, int64_t *id, sl_query_error *err)
         if (d > 9)
             return fail(err, SL_ERR_PARSE, i,
                         "path '%s': the scenario id must be decimal digits (byte %zu is not)",
-                        shown, i);
+                        SHOWN, i);
         if (v > ((uint64_t)INT64_MAX - d) / 10)
             return fail(err, SL_ERR_PARSE, i,
-                        "path '%s': the scenario id is larger than %lld", shown,
+                        "path '%s': the scenario id is larger than %lld", SHOWN,
                         (long long)INT64_MAX);
         v = v * 10 + d;
     }
     if (v == 0)
-        return fail(err, SL_ERR_PARSE, 1, "path '%s': the scenario id must be positive", shown);
+        return fail(err, SL_ERR_PARSE, 1, "path '%s': the scenario id must be positive", SHOWN);
     *id = (int64_t)v;
     return 0;
+#undef SHOWN
 }

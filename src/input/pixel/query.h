@@ -60,6 +60,7 @@ typedef struct sl_query_param {
     size_t offset;      /* where the parameter starts in the raw query */
     bool has_equals;    /* false for a bare "a" */
     bool shadowed;      /* a later parameter has the same key: this one loses */
+    bool json_escape;   /* key or value has a byte JSON escapes ('"', '\\', < 0x20) */
 } sl_query_param;
 
 typedef struct sl_query {
@@ -93,6 +94,13 @@ bool sl_query_get(const sl_query *q, const char *key, sl_view *value);
  * are strings, numbers included.
  */
 void sl_query_append_json(const sl_query *q, sl_buf *out, bool *comma);
+
+/*
+ * Append text, which must be valid UTF-8 (what sl_query_parse gives), as a
+ * JSON string with its quotes: the bytes sl_buf_append_json_string writes,
+ * in one copy when nothing needs escaping.
+ */
+void sl_query_append_json_utf8(sl_buf *out, sl_view text);
 
 /*
  * Split a request target "/5?a=b#frag" into path "/5" and query "a=b"

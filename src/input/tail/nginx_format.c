@@ -434,18 +434,25 @@ static bool parse_time_local(const char *s, size_t n, int64_t *us)
     return *us >= MIN_US && *us <= MAX_US;
 }
 
-/* Number of \xHH escapes in raw[0, k): each made 4 raw bytes into 1. */
-static size_t decoded_offset(const char *raw, size_t k)
+/*
+ * Map raw offsets pos[0] <= pos[1] <= ... (n of them) of a value whose
+ * \xHH escapes are all valid onto its decoded value, in one walk over the
+ * escapes: each escape before an offset made 4 raw bytes into 1.
+ */
+static void decoded_offsets(const char *raw, size_t len, size_t *pos, size_t n)
 {
     size_t escapes = 0;
-    const char *p = raw, *end = raw + k;
-    while ((p = memchr(p, '\\', (size_t)(end - p))) != NULL) {
-        escapes++;
-        p += 4;
-        if (p >= end)
-            break;
+    const char *p = raw, *end = raw + len;
+    for (size_t k = 0; k < n; k++) {
+        while (p < end) {
+            const char *bs = memchr(p, '\\', (size_t)(end - p));
+            if (!bs || (size_t)(bs - raw) >= pos[k])
+                break;
+            escapes++;
+            p = bs + 4;
+        }
+        pos[k] -= 3 * escapes;
     }
-    return k - 3 * escapes;
 }
 
 /*
@@ -485,8 +492,9 @@ static void split_request(const sl_nginx_field *fld, sl_nginx_line *out)
             out->protocol = (sl_view){ v + proto, n - proto };
         return;
     }
-    size_t dm = decoded_offset(r, m), ds = decoded_offset(r, s);
-    size_t dpe = decoded_offset(r, path_end), dpr = decoded_offset(r, proto);
+    size_t pos[4] = { m, s, path_end, proto };
+    decoded_offsets(r, n, pos, 4);
+    size_t dm = pos[0], ds = pos[1], dpe = pos[2], dpr = pos[3];
     out->method = (sl_view){ v, dm };
     if (s < n)
         out->path = (sl_view){ v + ds, dpe - ds };
