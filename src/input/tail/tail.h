@@ -263,7 +263,11 @@ struct tail_input {
     pthread_cond_t cond;         /* the tail thread waits here */
     bool woken;
     int inflight;                /* batches cut and not yet committed (tail thread) */
-    tail_batch *order_head, *order_tail; /* cut, not yet appended, in cut order */
+    tail_batch *order_head, *order_tail; /* cut, not yet appended, in cut order (lock) */
+    bool appending;              /* a thread is appending from order_head (lock) */
+    bool appended_any;           /* appends happened since the tail thread last looked */
+    int append_error;            /* first append the log refused outright (lock) */
+    atomic_uint_fast64_t backpressure_waits;
 
     pthread_cond_t work_cond;    /* workers wait here */
     tail_batch *work_head, *work_tail;

@@ -99,8 +99,18 @@ static tail_batch *make_batch(tail_input *t, tail_file *f, size_t lines_end, siz
     b->file = f;
     b->start = f->issued;
     b->raw_len = lines_end;
-    b->raw = sl_malloc(lines_end ? lines_end : 1);
-    memcpy(b->raw, f->buf, lines_end);
+    if (f->buf && lines_end > 0 && lines_end >= f->len - consumed) {
+        /* The batch takes the read buffer itself and the file a new one with
+           the few bytes after the cut: copying those is cheaper than
+           copying the batch's (the buffer is mostly batch). */
+        b->raw = f->buf;
+        f->buf = sl_malloc(f->cap + 1);
+        memcpy(f->buf, b->raw + consumed, f->len - consumed);
+    } else {
+        b->raw = sl_malloc(lines_end ? lines_end : 1);
+        memcpy(b->raw, f->buf, lines_end);
+        memmove(f->buf, f->buf + consumed, f->len - consumed);
+    }
     if (has_long) {
         b->has_long = true;
         b->long_len = f->long_len;
@@ -113,7 +123,6 @@ static tail_batch *make_batch(tail_input *t, tail_file *f, size_t lines_end, siz
     } else {
         b->end = f->issued + (int64_t)lines_end;
     }
-    memmove(f->buf, f->buf + consumed, f->len - consumed);
     f->len -= consumed;
     f->issued = b->end;
     f->scanned = 0;

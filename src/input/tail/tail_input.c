@@ -7,18 +7,24 @@
  *   -----------                     -------            -----------
  *   scan globs (every refresh_interval)
  *   per file: check truncation,
- *     read, cut a batch  ---------> lines -> events
- *   append converted batches  <---- (in parallel)
- *     in cut order (a short batch:
- *     announce its end in the
- *     position file first) ----------------------------> append (key)
- *   completed batches, in file                            |
- *     order: committed = end  <---------------------- durable
+ *     read, cut a batch (a short
+ *     batch: announce its end in
+ *     the position file first) ---> lines -> events
+ *                                   (in parallel), then
+ *                                   append converted
+ *                                   batches in cut order -------> append (key)
+ *   completed batches, in file                                     |
+ *     order: committed = end  <-------------------------------- durable
  *   write the position file (every pos_interval, and for announcements)
  *
  * Appends follow the order batches were cut in, whatever order the
  * workers finish them in, so the events of one member keep their order
- * in their partition.
+ * in their partition: the worker that finds converted batches at the head
+ * of the cut order appends them (and only one worker appends at a time),
+ * while the others go on converting. Appending is the log's encoding, CRC
+ * and write: on the tail thread it made that thread the bottleneck, so it
+ * runs where the CPU time is spread over the workers. Without workers
+ * (workers: 0) the tail thread does all of it.
  *
  * At most max_inflight batches are in the log's hands at once; when the
  * log answers "full" (its un-synced bytes are over log.max_pending) the
@@ -165,7 +171,9 @@ static void sleep_ms(int ms)
 }
 
 /* Hand b's appends that are not yet with the log to it. 0, or the error of
-   an append the log refused outright (b is then marked failed). */
+   an append the log refused outright (b is then marked failed). b is not
+   done before this returns (it holds a reference of its own in
+   outstanding), so a retry never runs on a batch still being appended. */
 static int batch_append(tail_input *t, tail_batch *b)
 {
     const char *topics[2] = { t->topic, SL_DLQ_TOPIC };
@@ -175,9 +183,9 @@ static int batch_append(tail_input *t, tail_batch *b)
         if (counts[k] && !b->submitted[k])
             pending++;
     pthread_mutex_lock(&t->lock);
-    b->outstanding = pending;
+    b->outstanding = pending + 1;
     b->status = 0;
-    b->done = pending == 0;
+    b->done = false;
     pthread_mutex_unlock(&t->lock);
     int result = 0;
     for (int k = 0; k < 2; k++) {
@@ -198,7 +206,7 @@ static int batch_append(tail_input *t, tail_batch *b)
                 break;
             /* Backpressure: the log is behind on its fsyncs. Pause. */
             if (waited == 0)
-                t->stats.backpressure_waits++;
+                atomic_fetch_add(&t->backpressure_waits, 1);
             sleep_ms(waited < 10 ? 2 : 20);
         }
         free(recs);
@@ -206,8 +214,7 @@ static int batch_append(tail_input *t, tail_batch *b)
             pthread_mutex_lock(&t->lock);
             if (b->status == 0)
                 b->status = rc;
-            if (--b->outstanding == 0)
-                b->done = true;
+            b->outstanding--;
             pthread_mutex_unlock(&t->lock);
             if (result == 0)
                 result = rc;
@@ -215,12 +222,37 @@ static int batch_append(tail_input *t, tail_batch *b)
         }
         b->submitted[k] = true;
     }
+    pthread_mutex_lock(&t->lock);
+    if (--b->outstanding == 0) {
+        b->done = true;
+        t->woken = true;
+        pthread_cond_signal(&t->cond);
+    }
+    pthread_mutex_unlock(&t->lock);
     return result;
 }
 
-/* A freshly cut batch: to the workers (or converted here), in line for
-   its append. */
-static void dispatch(tail_input *t, tail_batch *b)
+/*
+ * A short batch's end depends on how much NGINX had written: make it known
+ * in the position file before the log can hold the batch, so a re-read
+ * after a crash cuts the same batch. Done when it is cut, on the tail
+ * thread, which owns every file's positions.
+ */
+static int announce(tail_input *t, tail_batch *b)
+{
+    tail_file *f = b->file;
+    int64_t before = f->pending;
+    f->pending = b->end;
+    int rc = write_positions(t);
+    if (rc < 0)
+        f->pending = before;
+    return rc;
+}
+
+/* A freshly cut batch: in line for its append, and to the workers (or
+   converted here). When its announcement cannot be written it is never
+   converted nor appended: the stage restarts and re-reads it. */
+static int dispatch(tail_input *t, tail_batch *b)
 {
     tail_file *f = b->file;
     b->input = t;
@@ -233,62 +265,77 @@ static void dispatch(tail_input *t, tail_batch *b)
     f->inflight++;
     t->inflight++;
     t->stats.batches++;
+    int rc = b->announce ? announce(t, b) : 0;
+    pthread_mutex_lock(&t->lock);
     b->order_next = NULL;
     if (t->order_tail)
         t->order_tail->order_next = b;
     else
         t->order_head = b;
     t->order_tail = b;
-    if (t->nworkers == 0) {
+    if (rc == 0 && t->nworkers > 0) {
+        b->work_next = NULL;
+        if (t->work_tail)
+            t->work_tail->work_next = b;
+        else
+            t->work_head = b;
+        t->work_tail = b;
+        pthread_cond_signal(&t->work_cond);
+    }
+    pthread_mutex_unlock(&t->lock);
+    if (rc == 0 && t->nworkers == 0) {
         tail_batch_convert(t, &t->conv, b);
         b->converted = true;
-        return;
     }
-    pthread_mutex_lock(&t->lock);
-    b->work_next = NULL;
-    if (t->work_tail)
-        t->work_tail->work_next = b;
-    else
-        t->work_head = b;
-    t->work_tail = b;
-    pthread_cond_signal(&t->work_cond);
-    pthread_mutex_unlock(&t->lock);
+    return rc;
 }
 
-/* Append the converted batches at the head of the cut order. */
-static int append_ready(tail_input *t, bool *progress)
+/*
+ * Append the converted batches at the head of the cut order, from any
+ * thread; one appender at a time (t->appending), so appends keep the cut
+ * order. A thread that finds another appending leaves the work to it: that
+ * one re-checks the head after each append. Called with t->lock held;
+ * returns with it held. The first error of an append the log refused
+ * outright is kept in t->append_error for the tail thread.
+ */
+static void append_ready_locked(tail_input *t)
 {
+    if (t->appending)
+        return;
+    t->appending = true;
     for (;;) {
         tail_batch *b = t->order_head;
-        if (!b)
-            return 0;
-        pthread_mutex_lock(&t->lock);
-        bool ready = b->converted;
-        pthread_mutex_unlock(&t->lock);
-        if (!ready)
-            return 0;
-        tail_file *f = b->file;
-        if (b->announce) {
-            /* Its end depends on how much had been written: make it known
-               before the log can hold it, so a re-read cuts the same batch. */
-            int64_t before = f->pending;
-            f->pending = b->end;
-            int rc = write_positions(t);
-            if (rc < 0) {
-                f->pending = before;
-                return rc; /* the stage restarts and re-reads from the file */
-            }
-        }
+        if (!b || !b->converted)
+            break;
         t->order_head = b->order_next;
         if (!t->order_head)
             t->order_tail = NULL;
-        *progress = true;
+        pthread_mutex_unlock(&t->lock);
         int rc = batch_append(t, b);
-        if (rc < 0 && rc != SL_ERR_FULL) {
-            SL_LOG_ERRNO(SL_LOG_ERROR, t->tag, rc, "cannot append to %s", t->topic);
-            return rc;
-        }
+        pthread_mutex_lock(&t->lock);
+        t->appended_any = true;
+        if (rc < 0 && rc != SL_ERR_FULL && t->append_error == 0)
+            t->append_error = rc;
     }
+    t->appending = false;
+}
+
+/* The tail thread's turn at appending (workers: 0, closing), and the
+   errors appends met. */
+static int append_ready(tail_input *t, bool *progress)
+{
+    pthread_mutex_lock(&t->lock);
+    append_ready_locked(t);
+    if (t->appended_any) {
+        t->appended_any = false;
+        *progress = true;
+    }
+    int rc = t->append_error;
+    t->append_error = 0;
+    pthread_mutex_unlock(&t->lock);
+    if (rc < 0)
+        SL_LOG_ERRNO(SL_LOG_ERROR, t->tag, rc, "cannot append to %s", t->topic);
+    return rc;
 }
 
 static void *worker_main(void *arg)
@@ -310,6 +357,7 @@ static void *worker_main(void *arg)
         tail_batch_convert(t, &cv, b);
         pthread_mutex_lock(&t->lock);
         b->converted = true;
+        append_ready_locked(t);
         t->woken = true;
         pthread_cond_signal(&t->cond);
     }
@@ -417,10 +465,8 @@ static int pump_file(tail_input *t, tail_file *f, int64_t now, bool *progress)
     if (f->paused) {
         /* Truncated without a copy: what was read before still counts. */
         tail_batch *b = tail_file_cut(t, f, true, false);
-        if (b) {
-            dispatch(t, b);
-            return 0;
-        }
+        if (b)
+            return dispatch(t, b);
         if (f->inflight == 0)
             restart_truncated(t, f);
         return 0;
@@ -432,8 +478,10 @@ static int pump_file(tail_input *t, tail_file *f, int64_t now, bool *progress)
         bool final = f->rotated && f->at_eof && now - f->quiet_since_us >= t->o.rotate_wait_us;
         tail_batch *b = tail_file_cut(t, f, f->at_eof, final);
         if (b) {
-            dispatch(t, b);
             *progress = true;
+            int rc = dispatch(t, b);
+            if (rc < 0)
+                return rc; /* the stage restarts and re-reads from the file */
             continue;
         }
         if (final) {
@@ -555,6 +603,7 @@ void tail_input_request_stop(tail_input *t)
 void tail_input_stats(tail_input *t, tail_stats *out)
 {
     *out = t->stats;
+    out->backpressure_waits = atomic_load(&t->backpressure_waits);
     out->files = t->nfiles;
     out->inflight = (size_t)t->inflight;
 }
