@@ -123,9 +123,12 @@ YAML
     start_sluice "$WORK/w2-$1.yaml"
     # The listener's own ceiling on this machine, measured the same way:
     # GET /health does no work at all.
-    local health t0 t1 m
+    local health h0 h1 t0 t1 m
+    h0=$(cpu_ticks "$PID")
     health=$(wrk -t2 -c"$CONNS" -d"$(( (SECS + 1) / 2 ))s" "http://127.0.0.1:$CPORT/health" 2>&1 |
-             awk '/Requests\/sec/ {print $2}')
+             awk '/requests in/ {n = $1} /Requests\/sec/ {print $2, n}')
+    h1=$(cpu_ticks "$PID")
+    health="${health:-0 0} $((h1 - h0))"
     t0=$(cpu_ticks "$PID")
     W2_TARGETS="$WORK/w2_targets.txt" wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -s bench/w2_pixel.lua \
       "http://127.0.0.1:$CPORT" >"$WORK/wrk2-$1.out" 2>&1
@@ -133,7 +136,7 @@ YAML
     m=$(curl -fsS "http://127.0.0.1:$APORT/metrics")
     echo "$(grep '^WRK_JSON' "$WORK/wrk2-$1.out" | sed 's/^WRK_JSON //') \
 $(echo "$m" | awk '/^sluice_collector_pixel_requests_total\{result="ok"\}/ {print $2}') \
-$((t1 - t0)) $(peak_rss_kb "$PID") ${health:-0} \
+$((t1 - t0)) $(peak_rss_kb "$PID") ${health// /,} \
 $(echo "$m" | awk '/^sluice_log_fsync_seconds_count/ {c = $2} /^sluice_log_fsync_seconds_sum/ {s = $2} END {print c + 0, s + 0}')"
     stop_sluice
     rm -rf "$WORK/w2-$1-data"
@@ -144,7 +147,9 @@ $(echo "$m" | awk '/^sluice_log_fsync_seconds_count/ {c = $2} /^sluice_log_fsync
     "$HEALTH" "$CONNS" "$G_FSYNCS" "$G_FSYNC_SUM" <<'PY'
 import json, sys
 g = json.loads(sys.argv[1]); o = json.loads(sys.argv[2])
-ok, ook, ticks, tick, rss, health, conns, fsyncs, fsync_sum = map(float, sys.argv[3:12])
+health, health_n, health_ticks = (list(map(float, sys.argv[8].split(","))) + [0, 0, 0])[:3]
+sys.argv[8] = "0"
+ok, ook, ticks, tick, rss, _, conns, fsyncs, fsync_sum = map(float, sys.argv[3:12])
 rps = ok / (g["duration_us"] / 1e6)
 print(json.dumps({
   "workload": "W2", "what": "GET /{scenario_id}?... tracking pixel, one event per request, keep-alive, fsync group",
@@ -157,6 +162,7 @@ print(json.dumps({
   "requests_per_s_fsync_os": round(ook / (o["duration_us"] / 1e6)),
   "p99_ms_fsync_os": round(o["p99_us"] / 1000, 2),
   "health_requests_per_s": round(health), "ratio_to_health": round(rps / health, 3) if health else None,
+  "health_cpu_s_per_million_requests": round(health_ticks / tick / health_n * 1e6, 2) if health_n else None,
   "target": {"requests_per_s": 100000},
 }))
 PY
