@@ -30,6 +30,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 typedef struct fmt_var {
     sl_view name;       /* into spec, without '$' or braces */
@@ -502,7 +505,7 @@ static void split_request(const sl_nginx_field *fld, sl_nginx_line *out)
         out->protocol = (sl_view){ v + dpr, fld->value.len - dpr };
 }
 
-static int set_field(parse_state *st, const fmt_var *v, size_t start, size_t end,
+static int set_field(parse_state *st, const fmt_var *v, size_t start, size_t end, bool escaped,
                      sl_nginx_field *fld, sl_nginx_line *out)
 {
     const char *raw = st->line + start;
@@ -523,9 +526,9 @@ static int set_field(parse_state *st, const fmt_var *v, size_t start, size_t end
     int rc;
     switch (v->type) {
     case SL_NGINX_STRING:
-        return decode_escapes(st, v, fld);
+        return escaped ? decode_escapes(st, v, fld) : 0;
     case SL_NGINX_REQUEST:
-        rc = decode_escapes(st, v, fld);
+        rc = escaped ? decode_escapes(st, v, fld) : 0;
         if (rc == 0)
             split_request(fld, out);
         return rc;
@@ -568,21 +571,53 @@ static int set_field(parse_state *st, const fmt_var *v, size_t start, size_t end
     return 0;
 }
 
-/* First occurrence of lit (non-empty) in [h, h + n). */
-static const char *find_literal(const char *h, size_t n, sl_view lit)
+/* Whether lit (non-empty) starts at p; lit.len bytes are there. Literals
+   are a few bytes: compared inline, not through memcmp. */
+static inline bool literal_at(const char *p, sl_view lit)
 {
+    size_t k = 1;
+    while (k < lit.len && p[k] == lit.ptr[k])
+        k++;
+    return k == lit.len;
+}
+
+/*
+ * First occurrence of lit (non-empty) in [h, h + n). On the way it notes
+ * whether a backslash comes before it (*escaped), so a value without
+ * escapes is never searched again: one pass finds where a value ends and
+ * whether it needs decoding, sixteen bytes at a time where SSE2 is there.
+ */
+static const char *find_literal(const char *h, size_t n, sl_view lit, bool *escaped)
+{
+    *escaped = false;
     if (lit.len > n)
         return NULL;
     unsigned char first = (unsigned char)lit.ptr[0];
-    const char *p = h, *last = h + (n - lit.len); /* last possible start */
+    const char *p = h, *last = h + (n - lit.len), *end = h + n; /* last possible start */
     while (p <= last) {
-        p = memchr(p, first, (size_t)(last - p) + 1);
-        if (!p)
-            return NULL;
-        if (memcmp(p + 1, lit.ptr + 1, lit.len - 1) == 0)
+#if defined(__SSE2__)
+        if (end - p >= 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+            unsigned m = (unsigned)_mm_movemask_epi8(
+                _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8((char)first)),
+                             _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+            if (!m) {
+                p += 16;
+                continue;
+            }
+            p += __builtin_ctz(m);
+            if (p > last)
+                return NULL;
+        }
+#endif
+        unsigned char c = (unsigned char)*p;
+        if (c == first && literal_at(p, lit))
             return p;
+        if (c == '\\')
+            *escaped = true;
         p++;
     }
+    SL_UNUSED(end);
     return NULL;
 }
 
@@ -612,8 +647,9 @@ int sl_nginx_parse(const sl_nginx_format *f, const char *line, size_t len,
     for (size_t i = 0; i < f->nvars; i++) {
         const fmt_var *v = &f->vars[i];
         size_t end = len, next = len;
+        bool escaped = true; /* the last value: decode_escapes looks */
         if (v->lit.len > 0) {
-            const char *hit = find_literal(line + p, len - p, v->lit);
+            const char *hit = find_literal(line + p, len - p, v->lit, &escaped);
             if (!hit) {
                 snippet(want, sizeof want, v->lit.ptr, v->lit.len);
                 return fail(err, SL_ERR_PARSE, p, "expected '%s' after $%.*s", want,
@@ -622,7 +658,7 @@ int sl_nginx_parse(const sl_nginx_format *f, const char *line, size_t len,
             end = (size_t)(hit - line);
             next = end + v->lit.len;
         }
-        int rc = set_field(&st, v, p, end, &out->fields[i], out);
+        int rc = set_field(&st, v, p, end, escaped, &out->fields[i], out);
         if (rc != 0)
             return rc;
         p = next;
