@@ -182,7 +182,7 @@ struct tail_batch {
     tail_file *file;
     int64_t start, end;
     char *raw;                   /* the complete lines (owned) */
-    size_t raw_len;
+    size_t raw_len, raw_cap;
     bool announce;               /* cut short: its end goes into the position file first */
     bool has_long;               /* ends with an overlong line (long_* of the file copied) */
     int64_t long_len;
@@ -229,6 +229,10 @@ tail_batch *tail_file_cut(tail_input *t, tail_file *f, bool allow_short, bool fi
    Thread-safe for different batches with different cv. */
 void tail_batch_convert(const tail_input *t, tail_conv *cv, tail_batch *b);
 void tail_batch_free(tail_batch *b);
+/* A batch done with: kept as a spare (its memory reused by the next cut)
+   or freed. Tail thread only. */
+void tail_batch_recycle(tail_input *t, tail_batch *b);
+void tail_batch_spares_free(tail_input *t);
 
 /* tail_watch.c */
 /* Re-scan the globs: start new files, notice renamed/removed ones. */
@@ -254,6 +258,8 @@ struct tail_input {
 
     tail_file *files;
     size_t nfiles;
+    tail_batch *spares;          /* batches done with, memory kept (tail thread) */
+    int nspares;
     bool pos_existed;            /* a position file was there at open */
     tail_pos_entry *restored;    /* entries read at open, matched during the first scan */
     size_t nrestored;

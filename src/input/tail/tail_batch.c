@@ -90,26 +90,92 @@ int tail_file_fill(tail_input *t, tail_file *f, size_t *got)
 
 /* ---- cutting ----------------------------------------------------------------- */
 
+/* Largest number of spare batches an instance keeps. */
+#define SPARES_MAX 64
+
+/*
+ * A batch with nothing in it, from the instance's spares when it has one:
+ * a spare keeps the memory of the batch it was (read buffer, events, keys,
+ * records), so steady tailing allocates nothing and touches no fresh page
+ * - freeing megabytes per batch let the allocator hand them back to the
+ * kernel and fault them in again for the next one. Tail thread only.
+ */
+static tail_batch *batch_take(tail_input *t)
+{
+    tail_batch *spare = t->spares;
+    if (!spare)
+        return sl_calloc(1, sizeof(tail_batch));
+    t->spares = spare->next;
+    t->nspares--;
+    tail_batch kept = *spare;
+    memset(spare, 0, sizeof *spare);
+    spare->raw = kept.raw;
+    spare->raw_cap = kept.raw_cap;
+    spare->values = kept.values;
+    spare->keys = kept.keys;
+    spare->dlq_values = kept.dlq_values;
+    spare->recs = kept.recs;
+    spare->cap_rec = kept.cap_rec;
+    spare->dlq = kept.dlq;
+    spare->cap_dlq = kept.cap_dlq;
+    return spare;
+}
+
+void tail_batch_recycle(tail_input *t, tail_batch *b)
+{
+    if (!b)
+        return;
+    if (t->nspares >= SPARES_MAX || t->nspares >= t->o.max_inflight + 2) {
+        tail_batch_free(b);
+        return;
+    }
+    b->next = t->spares;
+    t->spares = b;
+    t->nspares++;
+}
+
+void tail_batch_spares_free(tail_input *t)
+{
+    while (t->spares) {
+        tail_batch *b = t->spares;
+        t->spares = b->next;
+        tail_batch_free(b);
+    }
+    t->nspares = 0;
+}
+
 /* Hand buf[0, lines_end) (and the overlong line, when has_long) to a new
    batch and keep buf[consumed, len) for the next one. */
 static tail_batch *make_batch(tail_input *t, tail_file *f, size_t lines_end, size_t consumed,
                               bool has_long)
 {
-    tail_batch *b = sl_calloc(1, sizeof *b);
+    tail_batch *b = batch_take(t);
     b->file = f;
     b->start = f->issued;
     b->raw_len = lines_end;
-    if (f->buf && lines_end > 0 && lines_end >= f->len - consumed) {
-        /* The batch takes the read buffer itself and the file a new one with
-           the few bytes after the cut: copying those is cheaper than
-           copying the batch's (the buffer is mostly batch). */
+    size_t rest = f->len - consumed;
+    if (f->buf && lines_end > 0 && lines_end >= rest) {
+        /* The batch takes the read buffer itself and the file gets the
+           batch's old one with the few bytes after the cut: copying those
+           is cheaper than copying the batch's (the buffer is mostly batch). */
+        char *spare = b->raw;
+        size_t spare_cap = b->raw_cap;
         b->raw = f->buf;
-        f->buf = sl_malloc(f->cap + 1);
-        memcpy(f->buf, b->raw + consumed, f->len - consumed);
+        b->raw_cap = f->cap + 1;
+        if (spare_cap < f->cap + 1) {
+            free(spare);
+            spare = sl_malloc(f->cap + 1);
+        }
+        f->buf = spare;
+        memcpy(f->buf, b->raw + consumed, rest);
     } else {
-        b->raw = sl_malloc(lines_end ? lines_end : 1);
+        if (b->raw_cap < lines_end || !b->raw) {
+            free(b->raw);
+            b->raw_cap = lines_end ? lines_end : 1;
+            b->raw = sl_malloc(b->raw_cap);
+        }
         memcpy(b->raw, f->buf, lines_end);
-        memmove(f->buf, f->buf + consumed, f->len - consumed);
+        memmove(f->buf, f->buf + consumed, rest);
     }
     if (has_long) {
         b->has_long = true;

@@ -427,7 +427,7 @@ static int process_completions(tail_input *t, bool *progress)
         tail_batch *next = finished->next;
         sl_counter_add(t->m_lines, finished->lines);
         sl_counter_add(t->m_bytes, finished->bytes);
-        tail_batch_free(finished);
+        tail_batch_recycle(t, finished);
         finished = next;
         *progress = true;
     }
@@ -641,6 +641,7 @@ static void free_input(tail_input *t)
         tail_file_free(f);
         f = next;
     }
+    tail_batch_spares_free(t);
     tail_pos_free(t->restored, t->nrestored);
     for (size_t i = 0; t->paths && t->paths[i]; i++)
         free(t->paths[i]);
