@@ -293,9 +293,8 @@ int sl_http_server_start(const char *tag, const char *listen, int threads,
         flags |= MHD_USE_IPv6;
     if (threads <= 0)
         flags |= MHD_USE_THREAD_PER_CONNECTION;
-    else
-        flags |= MHD_USE_EPOLL | MHD_USE_TURBO;
-    flags |= MHD_ALLOW_SUSPEND_RESUME;
+    else /* suspending is what lets a few workers serve waiting requests */
+        flags |= MHD_USE_EPOLL | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME;
     /* The logger must be the first option, or MHD prints early messages itself. */
     struct MHD_OptionItem pool[] = {
         { threads > 0 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads > 0 ? threads : 0,

@@ -74,8 +74,8 @@ int sl_http_server_start(const char *tag, const char *listen, int threads,
                          const sl_http_handlers *handlers, sl_http_server **out);
 int sl_http_server_port(const sl_http_server *srv);
 /*
- * Answer later (from on_request only): the connection waits, without its
- * worker thread, until sl_http_resume. Every suspend needs exactly one
+ * Answer later (from on_request only, on a server with worker threads):
+ * the connection waits, without its worker thread, until sl_http_resume. Every suspend needs exactly one
  * resume; sl_http_server_stop waits for the outstanding ones.
  */
 void sl_http_suspend(sl_http_request *req);
