@@ -9,7 +9,9 @@
  *     canonical text compiles again;
  *   - its JSON echo is valid JSON and parses back to the same echo;
  *   - projecting fixed events gives valid JSON objects with at most the
- *     kept fields, and sl_scenario_apply agrees with match + project.
+ *     kept fields, and sl_scenario_apply agrees with match + project;
+ *   - the scenario and its echo in one key union (sl_scenario_keys), over
+ *     one scan of each event, give what sl_scenario_apply gives.
  *
  * The input is copied into a buffer of exactly its size so that
  * AddressSanitizer sees any read past the end.
@@ -58,6 +60,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sl_scenario *s = NULL, *s2 = NULL;
     sl_buf err = SL_BUF_INIT, echo = SL_BUF_INIT, echo2 = SL_BUF_INIT;
     sl_buf out = SL_BUF_INIT, out2 = SL_BUF_INIT, x = SL_BUF_INIT;
+    sl_scenario_keys *keys = NULL;
+    sl_scenario_event scanned;
+    sl_scenario_event_init(&scanned);
 
     size_t end;
     bool is_json = sl_json_validate(text, size, 0, &end, NULL) == 0;
@@ -86,6 +91,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(echo.len == echo2.len && memcmp(echo.data, echo2.data, echo.len) == 0,
           "echo changed: %s then %s", echo.data, echo2.data);
 
+    sl_view extra[2] = { SL_VIEW_LIT("scenario_id"), SL_VIEW_LIT("memberId") };
+    keys = sl_scenario_keys_new(extra, 2);
+    size_t which[2] = { sl_scenario_keys_add(keys, s), sl_scenario_keys_add(keys, s2) };
+    sl_scenario_keys_finish(keys);
+
     for (size_t i = 0; i < sizeof EVENTS / sizeof EVENTS[0]; i++) {
         sl_view objs[2] = { sl_view_of(EVENTS[i]), sl_view_of(MEMBER) };
         sl_buf_reset(&out);
@@ -102,9 +112,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(matched == sl_scenario_match(s2, objs, 2), "the echo matches differently on %s",
               EVENTS[i]);
         sink += (uint64_t)n + matched;
+        sl_scenario_keys_scan(keys, objs[0], &scanned);
+        for (int k = 0; k < 2; k++) {
+            bool m2 = !matched;
+            sl_buf_reset(&out2);
+            int n3 = sl_scenario_keys_apply(keys, which[k], &scanned, objs[1], &out2, &m2);
+            CHECK(m2 == matched && n3 == n && out.len == out2.len &&
+                      memcmp(out.data, out2.data, out.len) == 0,
+                  "the union gives %s (%d), apply %s (%d) on %s", out2.data, m2, out.data,
+                  matched, EVENTS[i]);
+        }
     }
 
 done:
+    sl_scenario_keys_free(keys);
+    sl_scenario_event_free(&scanned);
     sl_scenario_free(s);
     sl_scenario_free(s2);
     sl_buf_free(&err);

@@ -67,6 +67,15 @@ int32_t sl_expr_keyset_find_raw(const sl_expr_keyset *ks, sl_view raw);
  */
 void sl_expr_keyset_scan(const sl_expr_keyset *ks, sl_view object, int32_t object_index,
                          sl_expr_slot *slots);
+/*
+ * The same pass for a caller that keeps its slots from event to event:
+ * every key found gets its value tagged with stamp (the last one wins),
+ * and keys [0, nfirst) also keep their first value in first[] (tagged the
+ * same). A slot holds a value of this object exactly when its tag is
+ * stamp, so nothing needs clearing before the scan.
+ */
+void sl_expr_keyset_scan_stamped(const sl_expr_keyset *ks, sl_view object, int32_t stamp,
+                                 sl_expr_slot *slots, sl_expr_slot *first, uint32_t nfirst);
 
 /*
  * The lookup state of one evaluation: which objects have been scanned into
@@ -145,6 +154,27 @@ struct sl_expr {
     char *pool;           /* the bytes of string literals and segments */
     size_t pool_len;
 };
+
+/* ---- scenarios ------------------------------------------------------------ */
+
+/*
+ * A scenario's lookup (scenario.c builds it): one key set for the filters
+ * and the projection, the filter expression's keys first, in their order,
+ * so that its evaluator can use the same slots (sl_expr_scan), then every
+ * kept name not among them.
+ */
+struct sl_scenario_lookup {
+    sl_expr_keyset keys;
+    uint32_t *slot;      /* kept field i (in log_format order) is in slot[i] */
+    uint32_t *field;     /* ... and is fields[field[i]] */
+    sl_buf prefix;       /* ,"name": of each kept field, back to back */
+    uint32_t *prefix_at; /* kept field i's is [prefix_at[i], prefix_at[i + 1]) */
+};
+
+/* Append the projection from a scan over the scenario's lookup keys
+   (sl_scenario_project's result), scanning further objects as needed. */
+struct sl_scenario;
+int sl_scenario_project_scan(const struct sl_scenario *s, sl_expr_scan *scan, sl_buf *out);
 
 /* Evaluate with a scan the caller set up (eval.c). */
 bool sl_expr_eval_bool_scan(const sl_expr *e, sl_expr_scan *scan);

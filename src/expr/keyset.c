@@ -257,11 +257,23 @@ static inline const char *skip_ws(const char *p, const char *end)
     return p;
 }
 
-void sl_expr_keyset_scan(const sl_expr_keyset *ks, sl_view object, int32_t object_index,
-                         sl_expr_slot *slots)
+/*
+ * Where a scan puts what it finds. Plain scans (sl_expr_keyset_scan) fill
+ * slots that an earlier object did not fill, tagged with the object's
+ * index. Stamped scans (sl_expr_keyset_scan_stamped) tag every value with
+ * the event's stamp instead, so that slots never need clearing between
+ * events, and also keep the first value of keys [0, nfirst).
+ */
+typedef struct scan_sink {
+    sl_expr_slot *slots;
+    int32_t tag;              /* the object's index, or the stamp */
+    sl_expr_slot *first;      /* stamped: first values */
+    uint32_t nfirst;
+} scan_sink;
+
+static inline __attribute__((always_inline))
+void scan_object(const sl_expr_keyset *ks, sl_view object, const scan_sink *sink, bool stamped)
 {
-    if (!object.ptr || ks->n == 0)
-        return;
     const char *p = object.ptr, *end = object.ptr + object.len;
     p = skip_ws(p, end);
     if (p >= end || *p != '{')
@@ -305,10 +317,33 @@ void sl_expr_keyset_scan(const sl_expr_keyset *ks, sl_view object, int32_t objec
         int32_t i = find_key(ks, k, (size_t)(q - k), escaped);
         if (i < 0)
             continue;
-        sl_expr_slot *s = &slots[i];
-        if (s->object < 0 || s->object == object_index) {
-            s->value = (sl_view){ v, (size_t)(p - v) };
-            s->object = object_index;
+        sl_expr_slot found = { { v, (size_t)(p - v) }, sink->tag };
+        if (stamped) {
+            if ((uint32_t)i < sink->nfirst && sink->first[i].object != sink->tag)
+                sink->first[i] = found;
+            sink->slots[i] = found;
+        } else {
+            sl_expr_slot *s = &sink->slots[i];
+            if (s->object < 0 || s->object == sink->tag)
+                *s = found;
         }
     }
+}
+
+void sl_expr_keyset_scan(const sl_expr_keyset *ks, sl_view object, int32_t object_index,
+                         sl_expr_slot *slots)
+{
+    if (!object.ptr || ks->n == 0)
+        return;
+    scan_sink sink = { slots, object_index, NULL, 0 };
+    scan_object(ks, object, &sink, false);
+}
+
+void sl_expr_keyset_scan_stamped(const sl_expr_keyset *ks, sl_view object, int32_t stamp,
+                                 sl_expr_slot *slots, sl_expr_slot *first, uint32_t nfirst)
+{
+    if (!object.ptr || ks->n == 0)
+        return;
+    scan_sink sink = { slots, stamp, first, nfirst };
+    scan_object(ks, object, &sink, true);
 }

@@ -398,19 +398,6 @@ static const char *const top_keys[K_COUNT] = {
     "scenario_id", "title", "manager", "log_format", "filters", "logical_operator",
 };
 
-/*
- * One key set for the filters and the projection: the filter expression's
- * keys first, in their order, so that its evaluator can use the same slots
- * (sl_expr_scan), then every kept name not among them.
- */
-struct sl_scenario_lookup {
-    sl_expr_keyset keys;
-    uint32_t *slot;    /* kept field i (in log_format order) is in slot[i] */
-    uint32_t *field;   /* ... and is fields[field[i]] */
-    sl_buf prefix;     /* ,"name": of each kept field, back to back */
-    uint32_t *prefix_at; /* kept field i's is [prefix_at[i], prefix_at[i + 1]) */
-};
-
 static void build_lookup(sl_scenario *s)
 {
     struct sl_scenario_lookup *l = sl_calloc(1, sizeof *l);
@@ -570,7 +557,7 @@ bool sl_scenario_match(const sl_scenario *s, const sl_view *objects, size_t nobj
  * Sized first and copied in one go: each field is its ready-made
  * ,"name": prefix (the first one without its comma) and its value bytes.
  */
-static int project(const sl_scenario *s, sl_expr_scan *scan, sl_buf *out)
+int sl_scenario_project_scan(const sl_scenario *s, sl_expr_scan *scan, sl_buf *out)
 {
     const struct sl_scenario_lookup *l = s->lookup;
     size_t need = 2;
@@ -615,7 +602,7 @@ int sl_scenario_project_ctx(const sl_scenario *s, const sl_view *objects, size_t
                             sl_buf *out)
 {
     SCAN_INIT(scan, s, objects, nobjects);
-    return project(s, &scan, out);
+    return sl_scenario_project_scan(s, &scan, out);
 }
 
 int sl_scenario_project(const sl_scenario *s, sl_view event, sl_buf *out)
@@ -628,7 +615,7 @@ int sl_scenario_apply(const sl_scenario *s, const sl_view *objects, size_t nobje
 {
     SCAN_INIT(scan, s, objects, nobjects);
     *matched = sl_expr_eval_bool_scan(s->filter, &scan);
-    return project(s, &scan, out);
+    return sl_scenario_project_scan(s, &scan, out);
 }
 
 void sl_scenario_to_json(const sl_scenario *s, sl_buf *out)

@@ -111,6 +111,68 @@ int sl_scenario_project_ctx(const sl_scenario *s, const sl_view *objects, size_t
 int sl_scenario_apply(const sl_scenario *s, const sl_view *objects, size_t nobjects,
                       sl_buf *out, bool *matched);
 
+/* ---- many scenarios over one stream of events ------------------------------ */
+
+/*
+ * The keys of a set of scenarios, so that one pass over an event finds
+ * every value any of them reads (scenario_keys.c). A processor that reads
+ * an event's scenario id before it knows which scenario applies would
+ * otherwise walk the event once to find the id and again for the
+ * scenario's fields; with the union both come out of the same pass.
+ *
+ * The caller names extra keys first (the scenario processor's scenario_id
+ * and member key): their first occurrence in an event is kept, while the
+ * scenarios' fields take the last occurrence, as sl_scenario_apply does.
+ * Then each scenario is added and numbered; sl_scenario_keys_apply
+ * evaluates one of them over the scanned event.
+ *
+ * Built once, then read-only (scan and apply from any number of threads,
+ * each with its own sl_scenario_event). The scenarios must outlive it.
+ */
+typedef struct sl_scenario_keys sl_scenario_keys;
+
+/* A union of the nextra extra keys (raw names, as the scanner compares
+   them: a key spelled with escapes in an event still matches). */
+sl_scenario_keys *sl_scenario_keys_new(const sl_view *extra, size_t nextra);
+/* Add a scenario's keys; returns its number for sl_scenario_keys_apply. */
+size_t sl_scenario_keys_add(sl_scenario_keys *k, const sl_scenario *s);
+/* Build the lookup structures; call once after the last add. */
+void sl_scenario_keys_finish(sl_scenario_keys *k);
+void sl_scenario_keys_free(sl_scenario_keys *k); /* NULL-safe */
+
+/*
+ * One scanned event: the caller's per-thread state, reused from event to
+ * event without clearing (each scan stamps what it finds). Zero it (or
+ * sl_scenario_event_init) before the first scan; free with
+ * sl_scenario_event_free.
+ */
+typedef struct sl_scenario_event {
+    sl_view object;              /* the event scanned last */
+    int32_t stamp;
+    struct sl_expr_slot *slots;  /* one per key of the union */
+    struct sl_expr_slot *first;  /* one per extra key */
+    size_t cap;
+} sl_scenario_event;
+
+void sl_scenario_event_init(sl_scenario_event *ev);
+void sl_scenario_event_free(sl_scenario_event *ev);
+
+/* One pass over the top-level members of event (a JSON object). */
+void sl_scenario_keys_scan(const sl_scenario_keys *k, sl_view event, sl_scenario_event *ev);
+
+/* The first value of extra key i in the scanned event (raw JSON), or an
+   empty view when the event has none. */
+sl_view sl_scenario_event_extra(const sl_scenario_event *ev, size_t i);
+
+/*
+ * sl_scenario_apply for scenario number `which` over the scanned event
+ * and its member (may be empty): sets *matched and, when out is not NULL,
+ * appends the projection and returns what sl_scenario_project returns (0
+ * without out). Same results as sl_scenario_apply over { event, member }.
+ */
+int sl_scenario_keys_apply(const sl_scenario_keys *k, size_t which, const sl_scenario_event *ev,
+                           sl_view member, sl_buf *out, bool *matched);
+
 /*
  * Append the scenario as JSON in the input shape (scenario_id, title,
  * manager, log_format, filters, logical_operator) plus "expression", the

@@ -722,3 +722,103 @@ Test(scenario, one_pass_scan_agrees_with_sl_json_get)
     sl_buf_free(&ev);
     sl_buf_free(&out);
 }
+
+/* ---- many scenarios, one scan ---------------------------------------------- */
+
+/* A random event object over KEYS (keys sometimes escaped or repeated). */
+static void random_event(sl_buf *ev)
+{
+    sl_buf_reset(ev);
+    blank(ev);
+    sl_buf_append_char(ev, '{');
+    unsigned n = pick(12);
+    for (unsigned i = 0; i < n; i++) {
+        blank(ev);
+        if (i)
+            sl_buf_append_char(ev, ','), blank(ev);
+        random_key(ev, KEYS[pick(SL_ARRAY_LEN(KEYS))]);
+        blank(ev);
+        sl_buf_append_char(ev, ':');
+        blank(ev);
+        random_value(ev, 0);
+    }
+    blank(ev);
+    sl_buf_append_char(ev, '}');
+}
+
+/* The first member named key (decoded), as sl_json_object_next walks. */
+static sl_view first_member(sl_view object, const char *key)
+{
+    sl_json_iter it;
+    sl_view k, v;
+    sl_json_iter_init(&it, object);
+    while (sl_json_object_next(&it, &k, &v))
+        if (sl_json_key_eq(k, key, strlen(key)))
+            return v;
+    return SL_VIEW_NULL;
+}
+
+/*
+ * Scenarios over overlapping keys (nested paths, OR and AND, none at
+ * all), one union: for random events and members, applying each scenario
+ * through the union gives exactly what sl_scenario_apply gives, and the
+ * extra keys are the first occurrences.
+ */
+Test(scenario, union_of_keys_agrees_with_apply)
+{
+    rng_state = 0x5eed0003;
+    const char *defs[] = {
+        SEED_5,
+        "{\"scenario_id\":2,\"log_format\":{\"a\":1,\"b\":0,\"key\":1,\"x y\":1},"
+        "\"filters\":[{\"left\":\"a\",\"operator\":\">\",\"right\":0},"
+        "{\"left\":\"key.k2\",\"operator\":\"==\",\"right\":\"s\"}],\"logical_operator\":\"OR\"}",
+        "{\"scenario_id\":3,\"log_format\":{\"long_key_name\":1,\"\":1,\"é\":1},"
+        "\"filters\":[{\"left\":\"ab\",\"operator\":\"!=\",\"right\":true},"
+        "{\"left\":\"b\",\"operator\":\"in\",\"right\":[1,\"s\",null]}]}",
+        "{\"scenario_id\":4,\"log_format\":{},\"filters\":[]}",
+    };
+    enum { N = SL_ARRAY_LEN(defs) };
+    sl_scenario *s[N];
+    sl_view extra[2] = { SL_VIEW_LIT("a"), SL_VIEW_LIT("key") };
+    sl_scenario_keys *keys = sl_scenario_keys_new(extra, 2);
+    for (size_t i = 0; i < N; i++) {
+        s[i] = parse(defs[i]);
+        cr_assert_eq(sl_scenario_keys_add(keys, s[i]), i);
+    }
+    sl_scenario_keys_finish(keys);
+    sl_scenario_event scanned;
+    sl_scenario_event_init(&scanned);
+    sl_buf ev = SL_BUF_INIT, member = SL_BUF_INIT, a = SL_BUF_INIT, b = SL_BUF_INIT;
+    for (int round = 0; round < 4000; round++) {
+        random_event(&ev);
+        random_event(&member);
+        sl_view objs[2] = { sl_buf_view(&ev), pick(3) ? sl_buf_view(&member) : SL_VIEW_NULL };
+        sl_scenario_keys_scan(keys, objs[0], &scanned);
+        for (size_t x = 0; x < 2; x++) {
+            sl_view want = first_member(objs[0], x ? "key" : "a");
+            sl_view got = sl_scenario_event_extra(&scanned, x);
+            cr_assert(want.ptr ? sl_view_eq(got, want) && got.ptr == want.ptr : !got.ptr,
+                      "extra %zu of %s", x, ev.data);
+        }
+        for (size_t i = 0; i < N; i++) {
+            sl_buf_reset(&a);
+            sl_buf_reset(&b);
+            bool ma = false, mb = false, mc = false;
+            int na = sl_scenario_apply(s[i], objs, objs[1].ptr ? 2 : 1, &a, &ma);
+            int nb = sl_scenario_keys_apply(keys, i, &scanned, objs[1], &b, &mb);
+            sl_scenario_keys_apply(keys, i, &scanned, objs[1], NULL, &mc);
+            cr_assert_eq(ma, mb, "scenario %zu over %s / %s", i, ev.data, member.data);
+            cr_assert_eq(ma, mc);
+            cr_assert_eq(na, nb);
+            cr_assert_str_eq(a.data, b.data, "scenario %zu over %s", i, ev.data);
+        }
+    }
+    sl_scenario_event_free(&scanned);
+    sl_scenario_keys_free(keys);
+    for (size_t i = 0; i < N; i++)
+        sl_scenario_free(s[i]);
+    sl_buf_free(&ev);
+    sl_buf_free(&member);
+    sl_buf_free(&a);
+    sl_buf_free(&b);
+}

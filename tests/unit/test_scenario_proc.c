@@ -450,7 +450,7 @@ static scenario_set *seed_set(void)
         "{\"scenario_id\":9,\"log_format\":{\"x\":1},\"filters\":[{\"left\":\"x\",\"operator\":\"=~\",\"right\":1}]}",
     };
     size_t skipped = 0;
-    scenario_set *s = scenario_set_build(defs, 3, &skipped);
+    scenario_set *s = scenario_set_build(defs, 3, "memberId", &skipped);
     cr_assert_eq(skipped, 1, "the scenario with an unknown operator is skipped");
     cr_assert_eq(s->n, 2);
     return s;
@@ -475,25 +475,37 @@ Test(set, finds_by_id_and_prepares_tails)
                  "{\"scenario_id\":%d,\"log_format\":{},\"filters\":[]}", 1 + i * 1024);
         defs[i] = text[i];
     }
-    s = scenario_set_build(defs, 2000, NULL);
+    s = scenario_set_build(defs, 2000, "memberId", NULL);
     for (int i = 0; i < 2000; i++)
         cr_assert_not_null(scenario_set_find(s, 1 + i * 1024));
     cr_assert_null(scenario_set_find(s, 2));
     scenario_set_free(s);
 }
 
-Test(find, two_top_level_keys_in_one_walk)
+/* The ids of an event as the set's one walk finds them. */
+static void find_ids(const scenario_set *set, sl_scenario_event *ev, sl_view event, sl_view *sid,
+                     sl_view *mid)
 {
+    sl_scenario_keys_scan(set->keys, event, ev);
+    *sid = sl_scenario_event_extra(ev, SCENARIO_KEY_ID);
+    *mid = sl_scenario_event_extra(ev, set->member_extra);
+}
+
+Test(find, ids_in_the_one_walk)
+{
+    scenario_set *set = seed_set();
+    sl_scenario_event ev;
+    sl_scenario_event_init(&ev);
     sl_view a, b;
-    const char *ev = " { \"x\" : {\"scenario_id\":1,\"memberId\":[2]}, \"s\":\"a\\\"scenario_id\\\":3\","
-                     "\"scenario_id\" : \"5\" , \"memberId\":123456, \"memberId\":7 } ";
-    scenario_find_two(sl_view_of(ev), "scenario_id", 11, &a, "memberId", 8, &b);
+    const char *text = " { \"x\" : {\"scenario_id\":1,\"memberId\":[2]}, \"s\":\"a\\\"scenario_id\\\":3\","
+                       "\"scenario_id\" : \"5\" , \"memberId\":123456, \"memberId\":7 } ";
+    find_ids(set, &ev, sl_view_of(text), &a, &b);
     cr_assert(sl_view_eq_str(a, "\"5\""), "nested and quoted keys are not top-level ones");
     cr_assert(sl_view_eq_str(b, "123456"), "the first occurrence counts");
-    scenario_find_two(SL_VIEW_LIT("{\"a\":1}"), "scenario_id", 11, &a, "memberId", 8, &b);
-    cr_assert_null(a.ptr);
+    find_ids(set, &ev, SL_VIEW_LIT("{\"a\":1}"), &a, &b);
+    cr_assert_null(a.ptr, "nothing is left over from the previous event");
     cr_assert_null(b.ptr);
-    scenario_find_two(SL_VIEW_LIT("[1,2]"), "scenario_id", 11, &a, "memberId", 8, &b);
+    find_ids(set, &ev, SL_VIEW_LIT("[1,2]"), &a, &b);
     cr_assert_null(a.ptr);
     /* Long strings cross 64-byte windows; escaped backslashes before quotes. */
     sl_buf big = SL_BUF_INIT;
@@ -502,10 +514,22 @@ Test(find, two_top_level_keys_in_one_walk)
         sl_buf_append_str(&big, i % 7 ? "ab" : "\\\\");
     sl_buf_append_str(&big, "\",\"memberId\":\"m\\\"1\",\"scenario_id\":42}");
     cr_assert_eq(sl_json_validate(big.data, big.len, 0, NULL, NULL), 0);
-    scenario_find_two(sl_buf_view(&big), "scenario_id", 11, &a, "memberId", 8, &b);
+    find_ids(set, &ev, sl_buf_view(&big), &a, &b);
     cr_assert(sl_view_eq_str(a, "42"));
     cr_assert(sl_view_eq_str(b, "\"m\\\"1\""));
     sl_buf_free(&big);
+    /* A member key that is also scenario_id, and one spelled with an escape. */
+    scenario_set_free(set);
+    set = scenario_set_build(&SEED_5, 1, "scenario_id", NULL);
+    find_ids(set, &ev, SL_VIEW_LIT("{\"scenario_id\":9,\"scenario_id\":8}"), &a, &b);
+    cr_assert(sl_view_eq_str(a, "9"));
+    cr_assert(sl_view_eq_str(b, "9"));
+    scenario_set_free(set);
+    set = scenario_set_build(&SEED_5, 1, "memberId", NULL);
+    find_ids(set, &ev, SL_VIEW_LIT("{\"member\\u0049d\":4,\"scenario_id\":5}"), &a, &b);
+    cr_assert(sl_view_eq_str(b, "4"));
+    sl_scenario_event_free(&ev);
+    scenario_set_free(set);
 }
 
 /* A result must be valid JSON with exactly the kept fields, then success,
@@ -523,8 +547,7 @@ Test(engine, seed_5_over_enriched_events)
     scenario_members_put(&members, SL_VIEW_LIT("1"), SL_VIEW_LIT("{\"age\":30,\"gender\":\"MALE\"}"));
     scenario_members_put(&members, SL_VIEW_LIT("2"), SL_VIEW_LIT("{\"age\":19,\"gender\":\"MALE\"}"));
     scenario_members_put(&members, SL_VIEW_LIT("3"), SL_VIEW_LIT("{\"age\":40,\"gender\":\"FEMALE\"}"));
-    scenario_eval_ctx c = { .set = set, .members = &members, .member_key = "memberId",
-                            .member_key_len = 8 };
+    scenario_eval_ctx c = { .set = set, .members = &members };
     scenario_date_init(&c.dates);
     static const struct {
         const char *event;
@@ -580,7 +603,7 @@ Test(engine, seed_5_over_enriched_events)
     bool ok;
     cr_assert_eq(scenario_eval(&c, &broken, 0, &out, &sid, &e, &ok), SCENARIO_NOT_OBJECT);
     sl_buf_free(&out);
-    sl_buf_free(&c.scratch);
+    scenario_eval_ctx_free(&c);
     scenario_members_free(&members);
     scenario_set_free(set);
 }
@@ -618,7 +641,7 @@ Test(engine, engine_figure, .timeout = 300)
                       (i * 7) % 256, 1768123166 + i);
     }
     at[DISTINCT] = text.len;
-    scenario_set *set = scenario_set_build(&SEED_5, 1, NULL);
+    scenario_set *set = scenario_set_build(&SEED_5, 1, "memberId", NULL);
     scenario_members members;
     scenario_members_init(&members);
     for (int m = 0; m < 1000; m++) {
@@ -628,8 +651,7 @@ Test(engine, engine_figure, .timeout = 300)
                  m % 2 ? "MALE" : "FEMALE");
         scenario_members_put(&members, sl_view_of(id), sl_view_of(obj));
     }
-    scenario_eval_ctx c = { .set = set, .members = &members, .member_key = "memberId",
-                            .member_key_len = 8 };
+    scenario_eval_ctx c = { .set = set, .members = &members };
     scenario_date_init(&c.dates);
     scenario_windows w;
     scenario_windows_init(&w);
@@ -668,7 +690,7 @@ Test(engine, engine_figure, .timeout = 300)
     fflush(stdout);
     sl_buf_free(&out);
     sl_buf_free(&text);
-    sl_buf_free(&c.scratch);
+    scenario_eval_ctx_free(&c);
     scenario_windows_free(&w);
     scenario_members_free(&members);
     scenario_set_free(set);

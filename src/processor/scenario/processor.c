@@ -279,7 +279,7 @@ static int reload(scenario_state *s, bool force)
         for (size_t i = 0; i < n; i++)
             defs[i] = v[i].definition;
         size_t skipped = 0;
-        scenario_set *fresh = scenario_set_build(defs, n, &skipped);
+        scenario_set *fresh = scenario_set_build(defs, n, s->conf->member_key, &skipped);
         free(defs);
         sl_catalogue_scenarios_free(v, n);
         if (skipped)
@@ -872,8 +872,6 @@ static int scenario_init(const sl_stage_env *env, const void *conf, void **state
     pthread_cond_init(&s->done, NULL);
     scenario_members_init(&s->members);
     scenario_date_init(&s->eval.dates);
-    s->eval.member_key = c->member_key;
-    s->eval.member_key_len = strlen(c->member_key);
     s->eval.validate = c->validate;
     s->last_prune_us = sl_mono_us() - PRUNE_US + 60 * INT64_C(1000000); /* first prune after 1 min */
     *state = s;
@@ -962,7 +960,7 @@ static void scenario_destroy(void *state)
     scenario_members_free(&s->members);
     sl_catalogue_close(s->cat);
     sl_buf_free(&s->scratch);
-    sl_buf_free(&s->eval.scratch);
+    scenario_eval_ctx_free(&s->eval);
     sl_buf_free(&s->key);
     sl_buf_free(&s->error);
     free(s->recs);

@@ -8,10 +8,10 @@
  *   {"memberId":123456,"h":10,"url":"...","success":1,"scenario_id":5,
  *    "date":"2026-01-11T09:19:26.123Z"}
  *
- * built in place: sl_scenario_apply writes the projection straight into
- * the batch buffer, its closing brace is replaced by the scenario's
+ * built in place: sl_scenario_keys_apply writes the projection straight
+ * into the batch buffer, its closing brace is replaced by the scenario's
  * prepared tail, and the date comes from a per-second cache, so a result
- * costs one scan of the event and a few copies.
+ * costs a few copies beyond the one scan of the event (scenario_eval).
  */
 #include "processor/scenario/scenario.h"
 #include "core/timestamp.h"
@@ -70,14 +70,13 @@ void scenario_date_format(scenario_date_cache *d, int64_t ts_us, char *out)
     out[23] = 'Z';
 }
 
-size_t scenario_result_append(const scenario_entry *e, sl_view event, sl_view member,
-                              int64_t ts_us, scenario_date_cache *dates, sl_buf *out,
-                              bool *success)
+size_t scenario_result_append(const scenario_set *set, const scenario_entry *e,
+                              const sl_scenario_event *event, sl_view member, int64_t ts_us,
+                              scenario_date_cache *dates, sl_buf *out, bool *success)
 {
     size_t before = out->len;
-    sl_view objects[2] = { event, member };
     bool matched = false;
-    int written = sl_scenario_apply(e->compiled, objects, member.ptr ? 2 : 1, out, &matched);
+    int written = sl_scenario_keys_apply(set->keys, e->keys_index, event, member, out, &matched);
     out->len--; /* the projection's closing brace */
     int ok = matched ? 1 : 0;
     sl_buf_reserve(out, e->tail_len[ok] + 28);

@@ -43,6 +43,7 @@
 typedef struct scenario_entry {
     int64_t id;
     sl_scenario *compiled;
+    size_t keys_index;     /* its number in the set's keys */
     char key[24];          /* the record key: the id in decimal */
     size_t key_len;
     /* `"success":1,"scenario_id":5,"date":"` and the same with 0 */
@@ -54,12 +55,21 @@ typedef struct scenario_set {
     scenario_entry *entries; /* open addressing by id; id 0 = empty slot */
     size_t cap;              /* a power of two */
     size_t n;
+    /* Every key any scenario reads, after the two extra keys scenario_id
+       (SCENARIO_KEY_ID) and the member key (member_extra): one pass over
+       an event finds them all (scenario_eval). */
+    sl_scenario_keys *keys;
+    size_t member_extra;
 } scenario_set;
 
+enum { SCENARIO_KEY_ID = 0 };
+
 /* Build a set from catalogue definitions (the strings are parsed, not
-   kept). A definition that does not compile is skipped and counted in
-   *skipped (may be NULL). Free with scenario_set_free. */
-scenario_set *scenario_set_build(const char *const *definitions, size_t n, size_t *skipped);
+   kept); member_key names the event field holding the member id. A
+   definition that does not compile is skipped and counted in *skipped
+   (may be NULL). Free with scenario_set_free. */
+scenario_set *scenario_set_build(const char *const *definitions, size_t n, const char *member_key,
+                                 size_t *skipped);
 void scenario_set_free(scenario_set *s); /* NULL-safe */
 
 static inline const scenario_entry *scenario_set_find(const scenario_set *s, int64_t id)
@@ -223,13 +233,13 @@ void scenario_date_init(scenario_date_cache *d);
 void scenario_date_format(scenario_date_cache *d, int64_t ts_us, char *out);
 
 /*
- * Append one result to out: the projection of event (and member, may be
- * empty) by e's scenario, with success, scenario_id and date. Sets
- * *success. Returns the number of bytes appended.
+ * Append one result to out: the projection of the scanned event (and
+ * member, may be empty) by e's scenario of set, with success, scenario_id
+ * and date. Sets *success. Returns the number of bytes appended.
  */
-size_t scenario_result_append(const scenario_entry *e, sl_view event, sl_view member,
-                              int64_t ts_us, scenario_date_cache *dates, sl_buf *out,
-                              bool *success);
+size_t scenario_result_append(const scenario_set *set, const scenario_entry *e,
+                              const sl_scenario_event *event, sl_view member, int64_t ts_us,
+                              scenario_date_cache *dates, sl_buf *out, bool *success);
 
 /* ---- one event ------------------------------------------------------------------ */
 
@@ -241,35 +251,29 @@ typedef enum scenario_outcome {
     SCENARIO_UNKNOWN,      /* no scenario with that id */
 } scenario_outcome;
 
-/* What evaluating an event needs; the processor owns one. */
+/* What evaluating an event needs; the processor owns one (zeroed, then
+   the fields below set; free with scenario_eval_ctx_free). */
 typedef struct scenario_eval_ctx {
-    const scenario_set *set;
+    const scenario_set *set;   /* not NULL */
     const scenario_members *members;
-    const char *member_key;
-    size_t member_key_len;
     bool validate;             /* check the event with sl_json_validate first */
     scenario_date_cache dates;
     sl_buf scratch;
+    sl_scenario_event event;   /* the event being evaluated, scanned */
 } scenario_eval_ctx;
 
+void scenario_eval_ctx_free(scenario_eval_ctx *c);
+
 /*
- * The per-event path: find scenario_id and the member id in one walk of
- * the event's top-level members (stopping once both are found, so the
- * first of repeated keys counts), look up
- * the scenario and the member, evaluate, and when out is non-NULL append
- * the result to it (scenario_result_append). On SCENARIO_RESULT *entry and
- * *success are set; *sid is set from SCENARIO_UNKNOWN on. *event is
- * trimmed of surrounding blanks.
+ * The per-event path: one walk of the event's top-level members finds
+ * scenario_id, the member id (the first occurrence of each counts) and
+ * every field any scenario of the set reads; then the scenario and the
+ * member are looked up, the filters evaluated, and when out is non-NULL
+ * the result appended to it (scenario_result_append). On SCENARIO_RESULT
+ * *entry and *success are set; *sid is set from SCENARIO_UNKNOWN on.
+ * *event is trimmed of surrounding blanks.
  */
 scenario_outcome scenario_eval(scenario_eval_ctx *c, sl_view *event, int64_t ts_us, sl_buf *out,
                                int64_t *sid, const scenario_entry **entry, bool *success);
-
-/*
- * The values of two top-level keys of an object (raw key bytes, as they
- * appear between the quotes; the first occurrence); empty views when
- * absent. Exposed for tests.
- */
-void scenario_find_two(sl_view object, const char *k1, size_t n1, sl_view *v1, const char *k2,
-                       size_t n2, sl_view *v2);
 
 #endif

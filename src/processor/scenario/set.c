@@ -3,7 +3,10 @@
  *
  * The processor builds a new set whenever the catalogue's scenario counter
  * moves and swaps it in between two batches: a batch is evaluated against
- * one set from its first record to its last.
+ * one set from its first record to its last. With the set comes the union
+ * of its scenarios' keys (expr/scenario.h), so that an event is scanned
+ * once for its scenario_id, its member id and the fields of whichever
+ * scenario it names.
  */
 #include "processor/scenario/scenario.h"
 #include "core/alloc.h"
@@ -40,7 +43,8 @@ static void insert(scenario_set *s, sl_scenario *compiled)
                                            ok, id);
 }
 
-scenario_set *scenario_set_build(const char *const *definitions, size_t n, size_t *skipped)
+scenario_set *scenario_set_build(const char *const *definitions, size_t n, const char *member_key,
+                                 size_t *skipped)
 {
     scenario_set *s = sl_calloc(1, sizeof *s);
     s->cap = 16;
@@ -58,6 +62,13 @@ scenario_set *scenario_set_build(const char *const *definitions, size_t n, size_
     }
     if (skipped)
         *skipped = bad;
+    sl_view extra[2] = { SL_VIEW_LIT("scenario_id"), sl_view_of(member_key) };
+    s->keys = sl_scenario_keys_new(extra, 2);
+    s->member_extra = sl_view_eq(extra[0], extra[1]) ? SCENARIO_KEY_ID : 1;
+    for (size_t i = 0; i < s->cap; i++)
+        if (s->entries[i].id)
+            s->entries[i].keys_index = sl_scenario_keys_add(s->keys, s->entries[i].compiled);
+    sl_scenario_keys_finish(s->keys);
     return s;
 }
 
@@ -65,6 +76,7 @@ void scenario_set_free(scenario_set *s)
 {
     if (!s)
         return;
+    sl_scenario_keys_free(s->keys); /* before the scenarios it points to */
     for (size_t i = 0; i < s->cap; i++)
         if (s->entries[i].id)
             sl_scenario_free(s->entries[i].compiled);
