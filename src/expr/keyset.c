@@ -250,9 +250,43 @@ static const char *container_skip(quote_window *w, const char *p, const char *en
     return NULL;
 }
 
+/* Blanks are rare between members (sluice's inputs write none): one test
+   turns every other byte away. */
 static inline const char *skip_ws(const char *p, const char *end)
 {
-    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+    while (p < end && (unsigned char)*p <= ' ' &&
+           (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+        p++;
+    return p;
+}
+
+static inline bool scalar_byte(char c)
+{
+    return c != ',' && c != '}' && c != ']' && c != ' ' && c != '\n' && c != '\r' && c != '\t';
+}
+
+/* The end of a number or literal: the first , } ] or blank (or end).
+   Sixteen bytes at a time: an epoch in milliseconds has 13 digits. */
+static inline const char *scalar_end(const char *p, const char *end)
+{
+#ifdef KEYSET_SSE2
+    while (end - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i m = _mm_or_si128(
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(',')),
+                                      _mm_cmpeq_epi8(v, _mm_set1_epi8('}'))),
+                         _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(']')),
+                                      _mm_cmpeq_epi8(v, _mm_set1_epi8(' ')))),
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\n')),
+                                      _mm_cmpeq_epi8(v, _mm_set1_epi8('\r'))),
+                         _mm_cmpeq_epi8(v, _mm_set1_epi8('\t'))));
+        unsigned bits = (unsigned)_mm_movemask_epi8(m);
+        if (bits)
+            return p + __builtin_ctz(bits);
+        p += 16;
+    }
+#endif
+    while (p < end && scalar_byte(*p))
         p++;
     return p;
 }
@@ -310,9 +344,7 @@ void scan_object(const sl_expr_keyset *ks, sl_view object, const scan_sink *sink
             if (!p)
                 return;
         } else {
-            while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' &&
-                   *p != '\n' && *p != '\r' && *p != '\t')
-                p++;
+            p = scalar_end(p, end);
         }
         int32_t i = find_key(ks, k, (size_t)(q - k), escaped);
         if (i < 0)
