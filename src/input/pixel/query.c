@@ -256,12 +256,20 @@ static int decode_part(decode_ctx *c, const char *raw, size_t n, const sl_view *
     /* 1. '+' and %XX; the runs between them are copied whole. */
     size_t o = 0;
     for (size_t i = 0; i < n;) {
-        size_t k = i + find_percent_or_plus(raw + i, n - i, c->query + c->len);
-        memcpy(dst + o, raw + i, k - i);
-        o += k - i;
-        i = k;
-        if (i == n)
-            break;
+        if (raw[i] != '%' && raw[i] != '+') {
+            size_t k = i + find_percent_or_plus(raw + i, n - i, c->query + c->len);
+            if (k - i < 16) {
+                /* Short runs (between %XX of a URL) inline, not via memcpy. */
+                while (i < k)
+                    dst[o++] = raw[i++];
+            } else {
+                memcpy(dst + o, raw + i, k - i);
+                o += k - i;
+                i = k;
+            }
+            if (i == n)
+                break;
+        }
         if (raw[i] == '+') {
             dst[o++] = ' ';
             i++;
@@ -354,7 +362,7 @@ enum { PART_DECODE = 1, PART_ESCAPE = 2 };
 
 /* The parameter query[start, end) whose first '=' is at eq (or none:
    SIZE_MAX), with what the scan saw in its name and value, into out. */
-static int add_param(decode_ctx *c, sl_query *out, size_t start, size_t end, size_t eq,
+static inline int add_param(decode_ctx *c, sl_query *out, size_t start, size_t end, size_t eq,
                      unsigned key_seen, unsigned value_seen)
 {
     const char *q = c->query;
