@@ -167,29 +167,42 @@ typedef struct quote_window {
     const char *base;
     uint64_t mask;
     size_t len;
+    const char *start;  /* the object's first byte: loads never begin before it */
 } quote_window;
 
+#ifdef KEYSET_SSE2
+static inline unsigned quote_mask16(const char *p)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    return (unsigned)_mm_movemask_epi8(
+        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+}
+#endif
+
+/*
+ * Classify the 64 bytes at p (fewer at the end of the object). The last
+ * window of an object is usually short, and a member record is shorter
+ * than one window: its whole 16-byte pieces are classified as usual, and
+ * the bytes left over by one load of the 16 bytes that end the object,
+ * overlapping bytes already seen, so no load reaches past the object.
+ * Only objects under 16 bytes are classified byte by byte.
+ */
 static inline void window_fill(quote_window *w, const char *p, const char *end)
 {
     w->base = p;
     w->len = (size_t)(end - p) < 64 ? (size_t)(end - p) : 64;
+    uint64_t m = 0;
+    size_t i = 0;
 #ifdef KEYSET_SSE2
-    if (w->len == 64) {
-        const __m128i quote = _mm_set1_epi8('"');
-        const __m128i bslash = _mm_set1_epi8('\\');
-        uint64_t m = 0;
-        for (int i = 0; i < 4; i++) {
-            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * i));
-            uint64_t b = (uint64_t)(unsigned)_mm_movemask_epi8(
-                _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
-            m |= b << (16 * i);
-        }
-        w->mask = m;
-        return;
+    for (; i + 16 <= w->len; i += 16)
+        m |= (uint64_t)quote_mask16(p + i) << i;
+    if (i < w->len && end - w->start >= 16) {
+        size_t rest = w->len - i; /* 1..15 bytes, the last of the object */
+        m |= (uint64_t)(quote_mask16(end - 16) >> (16 - rest)) << i;
+        i = w->len;
     }
 #endif
-    uint64_t m = 0;
-    for (size_t i = 0; i < w->len; i++)
+    for (; i < w->len; i++)
         if (p[i] == '"' || p[i] == '\\')
             m |= UINT64_C(1) << i;
     w->mask = m;
@@ -313,12 +326,18 @@ void scan_object(const sl_expr_keyset *ks, sl_view object, const scan_sink *sink
     if (p >= end || *p != '{')
         return;
     p++;
-    quote_window w;
+    quote_window w = { .start = object.ptr };
     window_fill(&w, p, end);
     for (;;) {
-        p = skip_ws(p, end);
-        if (p < end && *p == ',')
-            p = skip_ws(p + 1, end);
+        /* Between members: blanks, a comma, blanks. Sluice's inputs write
+           no blanks, so each step tests its one expected byte first. */
+        if (p < end && (unsigned char)*p <= ' ')
+            p = skip_ws(p, end);
+        if (p < end && *p == ',') {
+            p++;
+            if (p < end && (unsigned char)*p <= ' ')
+                p = skip_ws(p, end);
+        }
         if (p >= end || *p != '"')
             return;
         const char *k = p + 1;
@@ -326,10 +345,14 @@ void scan_object(const sl_expr_keyset *ks, sl_view object, const scan_sink *sink
         const char *q = string_close(&w, k, end, &escaped);
         if (!q)
             return;
-        p = skip_ws(q + 1, end);
+        p = q + 1;
+        if (p < end && *p != ':')
+            p = skip_ws(p, end);
         if (p >= end || *p != ':')
             return;
-        p = skip_ws(p + 1, end);
+        p++;
+        if (p < end && (unsigned char)*p <= ' ')
+            p = skip_ws(p, end);
         if (p >= end)
             return;
         const char *v = p;
