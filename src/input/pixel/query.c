@@ -69,14 +69,17 @@ static int fail(sl_query_error *err, int code, size_t offset, const char *fmt, .
 
 /* ---- decoding ------------------------------------------------------------------ */
 
-static int hex_value(unsigned char c)
+/* Hex digit values plus one, 0 for any other byte: one load instead of
+   branches. */
+static const unsigned char hex_digits[256] = {
+    ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8,
+    ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15,
+    ['f'] = 16, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};
+
+static inline int hex_value(unsigned char c)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c |= 0x20;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
+    return (int)hex_digits[c] - 1;
 }
 
 /* Raw offset (from the part's start) of decoded offset d of step 1. */
@@ -147,8 +150,9 @@ static const char *param_label(char *out, size_t cap, const sl_view *key, const 
 /*
  * The query is read once, sixteen bytes at a time where SSE2 is there
  * (eight without), into three masks per block: '&' and '=' (structure),
- * '%', '+', '\\' and bytes >= 0x80 (the part needs decoding), '"', '\\'
- * and bytes below 0x20 (the part needs JSON escaping). Only the structure
+ * '%', '+', '\\' and bytes >= 0x80 (the part needs decoding), '"' and
+ * bytes below 0x20 (the part needs JSON escaping; whether a backslash is
+ * left to escape is only known once the part is decoded). Only the structure
  * bytes are visited one by one; for the stretch of a name or value
  * between them, the other two masks say at once whether it needs
  * decoding or escaping. The bulk of a query is never looked at one byte
@@ -158,7 +162,7 @@ static const char *param_label(char *out, size_t cap, const sl_view *key, const 
 typedef struct block_masks {
     unsigned structure; /* '&' and '=' */
     unsigned decode;    /* '%', '+', '\\', >= 0x80 */
-    unsigned escape;    /* '"', '\\', < 0x20 */
+    unsigned escape;    /* '"', < 0x20 ('\\' is decoding's: see decode_part) */
 } block_masks;
 
 #if defined(__SSE2__)
@@ -174,7 +178,7 @@ static inline block_masks block_scan(const char *p)
     /* Signed compare: below 0x20 or >= 0x80 (negative); the latter are
        taken out again with the sign bits. */
     __m128i low = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
-    __m128i esc = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), bslash);
+    __m128i esc = _mm_cmpeq_epi8(v, _mm_set1_epi8('"'));
     unsigned high = (unsigned)_mm_movemask_epi8(v);
     return (block_masks){ (unsigned)_mm_movemask_epi8(st),
                           (unsigned)_mm_movemask_epi8(dec) | high,
@@ -190,7 +194,7 @@ static inline block_masks block_scan(const char *p)
         unsigned char c = (unsigned char)p[k];
         m.structure |= (unsigned)(c == '&' || c == '=') << k;
         m.decode |= (unsigned)(c == '%' || c == '+' || c == '\\' || c >= 0x80) << k;
-        m.escape |= (unsigned)(c == '"' || c == '\\' || c < 0x20) << k;
+        m.escape |= (unsigned)(c == '"' || c < 0x20) << k;
     }
     return m;
 }
@@ -238,7 +242,8 @@ typedef struct decode_ctx {
  * Decode raw part [raw, raw + n) (a name when key is NULL, else the value
  * of parameter *key), which has something to decode, into the scratch;
  * *out views the result. *escape is set when the result holds a byte JSON
- * must escape (the raw part's own such bytes are the caller's business).
+ * must escape that decoding made or left (a %XX or \u byte, a backslash
+ * that starts no \u); raw '"' and control bytes are the scan's business.
  */
 static int decode_part(decode_ctx *c, const char *raw, size_t n, const sl_view *key,
                        sl_view *out, bool *escape)
@@ -582,6 +587,34 @@ void sl_query_append_json_utf8(sl_buf *out, sl_view text)
     append_string(out, '\0', text);
 }
 
+/*
+ * Copy n bytes; names and values are mostly a few bytes long, where a call
+ * to memcpy costs more than the copy. Up to 16 bytes take two loads and
+ * two stores that may overlap (never a byte outside either range).
+ */
+static inline char *copy_short(char *d, const char *s, size_t n)
+{
+    if (n >= 8 && n <= 16) {
+        uint64_t a, b;
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+        memcpy(d, &a, 8);
+        memcpy(d + n - 8, &b, 8);
+    } else if (n >= 4 && n < 8) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        memcpy(d, &a, 4);
+        memcpy(d + n - 4, &b, 4);
+    } else if (n < 4) {
+        for (size_t i = 0; i < n; i++)
+            d[i] = s[i];
+    } else {
+        memcpy(d, s, n);
+    }
+    return d + n;
+}
+
 void sl_query_append_json(const sl_query *q, sl_buf *out, bool *comma)
 {
     for (size_t i = 0; i < q->count; i++) {
@@ -597,12 +630,10 @@ void sl_query_append_json(const sl_query *q, sl_buf *out, bool *comma)
             if (*comma)
                 *d++ = ',';
             *d++ = '"';
-            memcpy(d, p->key.ptr, p->key.len);
-            d += p->key.len;
+            d = copy_short(d, p->key.ptr, p->key.len);
             memcpy(d, "\":\"", 3);
             d += 3;
-            memcpy(d, p->value.ptr, p->value.len);
-            d += p->value.len;
+            d = copy_short(d, p->value.ptr, p->value.len);
             *d++ = '"';
             *d = '\0';
             out->len = (size_t)(d - out->data);
