@@ -705,3 +705,69 @@ Test(tail, workers_keep_a_members_events_in_order)
     records_free(&ev);
     sl_log_close(log);
 }
+
+/* A log in its own directory under dir (open_log's is "data"). */
+static sl_log *open_log_in(const char *sub)
+{
+    static sl_topic_spec both[] = {
+        { .name = "web.raw", .partitions = 3, .segment_bytes = 8 << 20 },
+        { .name = SL_DLQ_TOPIC, .partitions = 1, .segment_bytes = 8 << 20 },
+    };
+    char logdir[160];
+    snprintf(logdir, sizeof logdir, "%s/%s", dir, sub);
+    mkdir(logdir, 0755);
+    sl_log_options o = { .data_dir = logdir, .fsync = SL_FSYNC_GROUP, .topics = both,
+                         .ntopics = 2, .max_pending_bytes = 64 << 20 };
+    sl_log *log = NULL;
+    cr_assert_eq(sl_log_open(&o, &log), 0);
+    return log;
+}
+
+Test(tail, workers_appending_give_the_log_the_tail_thread_gives)
+{
+    /* Many small batches (far more than the spares kept, so batch memory is
+       reused many times over), lines for _dlq among them: converted and
+       appended by the tail thread alone, then by three workers taking
+       turns at appending. Every partition must hold the same events in
+       the same order. */
+    sl_buf b = SL_BUF_INIT;
+    char l[512];
+    for (int i = 0; i < 6000; i++) {
+        line(l, sizeof l, 5 + i % 3, i, NULL);
+        sl_buf_append_str(&b, l);
+        if (i % 97 == 0)
+            sl_buf_append_str(&b, i % 2 ? "not a combined line\n" : "1.2.3.4 - - [18/Jun/2025:"
+                              "12:50:00 +0900] \"GET /5?e_n=%G1 HTTP/1.1\" 200 43 \"-\" \"-\"\n");
+    }
+    append_text(path_log, b.data);
+    sl_buf_free(&b);
+    const size_t lines = 6000 + 6000 / 97 + 1;
+    records got[2];
+    uint64_t rejected[2];
+    for (int run = 0; run < 2; run++) {
+        char sub[16], pos[160];
+        snprintf(sub, sizeof sub, "data%d", run);
+        snprintf(pos, sizeof pos, "%s/pos/tail%d.pos", dir, run);
+        sl_log *log = open_log_in(sub);
+        tail_options o = options();
+        o.pos_file = pos;
+        o.batch_lines = 37;
+        o.workers = run == 0 ? 0 : 3;
+        tail_input *t = open_tail(log, &o);
+        poll_until(t, lines);
+        tail_stats st;
+        tail_input_stats(t, &st);
+        rejected[run] = st.rejected;
+        tail_input_close(t);
+        got[run] = read_topic(log, "web.raw", 3);
+        sl_log_close(log);
+    }
+    cr_assert_eq(rejected[0], 6000 / 97 + 1);
+    cr_assert_eq(rejected[1], rejected[0]);
+    cr_assert_eq(got[0].n, 6000);
+    cr_assert_eq(got[1].n, got[0].n);
+    for (size_t i = 0; i < got[0].n; i++)
+        cr_assert_str_eq(got[1].v[i], got[0].v[i], "record %zu", i);
+    records_free(&got[0]);
+    records_free(&got[1]);
+}

@@ -790,6 +790,17 @@ void tail_input_abandon(tail_input *t)
     if (!t)
         return;
     atomic_store(&t->stop, true);
+    /* Hold the appender's turn: the workers finish converting what they
+       have but hand nothing more to the log, as after a kill -9. Appends
+       already under way complete. */
+    pthread_mutex_lock(&t->lock);
+    while (t->appending) {
+        pthread_mutex_unlock(&t->lock);
+        sleep_ms(1);
+        pthread_mutex_lock(&t->lock);
+    }
+    t->appending = true;
+    pthread_mutex_unlock(&t->lock);
     workers_stop(t);
     drop_unappended(t);
     drain(t, false);
