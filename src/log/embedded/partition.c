@@ -517,17 +517,62 @@ typedef struct fetch_mem {
     sl_buf raw;      /* batches as read from the file */
     sl_buf plain;    /* decompressed records sections */
     sl_message *msgs;
+    size_t msgs_cap;
 } fetch_mem;
 
-static void fetch_release(sl_fetch *f)
+static void fetch_mem_free(void *arg)
 {
-    fetch_mem *m = f->priv;
+    fetch_mem *m = arg;
     if (!m)
         return;
     sl_buf_free(&m->raw);
     sl_buf_free(&m->plain);
     free(m->msgs);
     free(m);
+}
+
+/*
+ * The memory of the last released fetch, kept per thread for its next
+ * read. A consumer polls and releases on one thread, batch after batch of
+ * about the same size: reusing the buffers spares malloc a megabyte-sized
+ * allocation per poll and the kernel the fresh pages behind it, and the
+ * next read lands in memory that is already mapped and cached. Buffers
+ * past FETCH_SPARE_MAX are not kept; a thread's spare is freed when it
+ * exits.
+ */
+#define FETCH_SPARE_MAX (16u << 20)
+static pthread_key_t fetch_spare_key;
+static pthread_once_t fetch_spare_once = PTHREAD_ONCE_INIT;
+
+static void fetch_spare_init(void)
+{
+    pthread_key_create(&fetch_spare_key, fetch_mem_free);
+}
+
+static fetch_mem *fetch_mem_get(void)
+{
+    pthread_once(&fetch_spare_once, fetch_spare_init);
+    fetch_mem *m = pthread_getspecific(fetch_spare_key);
+    if (!m)
+        return sl_calloc(1, sizeof *m);
+    pthread_setspecific(fetch_spare_key, NULL);
+    return m;
+}
+
+static void fetch_release(sl_fetch *f)
+{
+    fetch_mem *m = f->priv;
+    if (!m)
+        return;
+    if (m->raw.cap + m->plain.cap > FETCH_SPARE_MAX ||
+        pthread_getspecific(fetch_spare_key) != NULL) {
+        fetch_mem_free(m);
+        return;
+    }
+    sl_buf_reset(&m->raw);
+    sl_buf_reset(&m->plain);
+    if (pthread_setspecific(fetch_spare_key, m) != 0)
+        fetch_mem_free(m);
 }
 
 /* Read [pos, pos + n) at the end of b; a short file is SL_ERR_CORRUPT. */
@@ -566,7 +611,7 @@ static int read_batches(embedded_log *log, log_partition *p, int fd, int64_t pos
                         int64_t from, size_t max_records, size_t max_bytes, unsigned flags,
                         sl_fetch *f)
 {
-    fetch_mem *m = sl_calloc(1, sizeof *m);
+    fetch_mem *m = fetch_mem_get();
     ZSTD_DCtx *dctx = NULL;
     int rc = 0;
     size_t first_q = SIZE_MAX, end_q = 0, nrec = 0, plain_need = 0, want_records = 0;
@@ -635,7 +680,11 @@ static int read_batches(embedded_log *log, log_partition *p, int fd, int64_t pos
         goto out;
 
     /* Pass 2: decode. plain is sized once so record views stay valid. */
-    m->msgs = sl_malloc(nrec * sizeof *m->msgs);
+    if (m->msgs_cap < nrec) {
+        free(m->msgs);
+        m->msgs = sl_malloc(nrec * sizeof *m->msgs);
+        m->msgs_cap = nrec;
+    }
     if (compressed) {
         sl_buf_reserve(&m->plain, plain_need);
         dctx = log_dctx_get(log);
