@@ -695,3 +695,28 @@ Test(engine, engine_figure, .timeout = 300)
     scenario_members_free(&members);
     scenario_set_free(set);
 }
+
+/* Ids that differ only in their last digits spread over the table: a
+   lookup probes a slot or two, not a long run (a hash that ignored the
+   high bytes of short ids once made every lookup walk a cluster). */
+Test(members, ids_spread_over_the_table)
+{
+    scenario_members m;
+    scenario_members_init(&m);
+    char id[16];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(id, sizeof id, "%d", 100000 + i);
+        scenario_members_put(&m, sl_view_of(id), SL_VIEW_LIT("{}"));
+    }
+    size_t longest = 0;
+    for (int i = 0; i < 1000; i++) {
+        snprintf(id, sizeof id, "%d", 100000 + i);
+        cr_assert_not_null(scenario_members_find(&m, sl_view_of(id)).ptr);
+    }
+    for (size_t s = 0, run = 0; s < 2 * m.cap; s++) {
+        run = m.slots[s % m.cap].key_len ? run + 1 : 0;
+        longest = run > longest ? run : longest;
+    }
+    cr_assert_lt(longest, 40, "a run of %zu occupied slots", longest);
+    scenario_members_free(&m);
+}

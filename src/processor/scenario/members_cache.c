@@ -30,8 +30,14 @@ static uint64_t hash_bytes(const char *p, size_t n)
     uint64_t w = 0;
     for (size_t i = 0; i < n; i++)
         w |= (uint64_t)(unsigned char)p[i] << (8 * i);
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
-    return h ^ (h >> 29);
+    /* murmur3's finalizer: every input bit reaches the low bits that pick
+       the slot (ids differ in their last digits, the high bytes of w). */
+    h ^= w;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 33);
 }
 
 static inline bool same_bytes(const char *a, const char *b, size_t n)
