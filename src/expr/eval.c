@@ -67,7 +67,7 @@ static bool walk_rest(const sl_expr *e, const expr_field *f, sl_view v, sl_view 
     return true;
 }
 
-static bool field_lookup(eval_ctx *c, uint32_t fi, sl_view *out)
+static inline bool field_lookup(eval_ctx *c, uint32_t fi, sl_view *out)
 {
     const sl_expr *e = c->e;
     const expr_field *f = &e->fields[fi];
@@ -424,7 +424,12 @@ static bool eval_cmp(eval_ctx *c, const expr_node *n)
     eval_value(c, n->a, &a);
     if (a.type == SL_EXPR_MISSING)
         return false;
-    eval_value(c, n->b, &b);
+    /* A filter compares a field with a literal: take it without the walk. */
+    const expr_node *nb = &c->e->nodes[n->b];
+    if (nb->kind == EK_LITERAL)
+        b = c->e->lits[nb->a];
+    else
+        eval_value(c, n->b, &b);
     if (b.type == SL_EXPR_MISSING)
         return false;
     int r;
