@@ -44,6 +44,12 @@ scenario_outcome scenario_eval(scenario_eval_ctx *c, sl_view *event, int64_t ts_
         return SCENARIO_NOT_OBJECT;
     const scenario_set *set = c->set;
     sl_scenario_keys_scan(set->keys, *event, &c->event);
+    /* The member's slot starts loading while the scenario is looked up. */
+    sl_view midv = sl_scenario_event_extra(&c->event, set->member_extra);
+    sl_view mid = SL_VIEW_NULL, member = SL_VIEW_NULL;
+    uint64_t mhash = 0;
+    if (midv.ptr && c->members && scenario_member_id(midv, &c->scratch, &mid))
+        mhash = scenario_members_prefetch(c->members, mid);
     sl_view sidv = sl_scenario_event_extra(&c->event, SCENARIO_KEY_ID);
     if (!sidv.ptr)
         return SCENARIO_NO_ID;
@@ -52,10 +58,8 @@ scenario_outcome scenario_eval(scenario_eval_ctx *c, sl_view *event, int64_t ts_
     const scenario_entry *e = scenario_set_find(set, *sid);
     if (!e)
         return SCENARIO_UNKNOWN;
-    sl_view midv = sl_scenario_event_extra(&c->event, set->member_extra);
-    sl_view mid, member = SL_VIEW_NULL;
-    if (midv.ptr && c->members && scenario_member_id(midv, &c->scratch, &mid))
-        member = scenario_members_find(c->members, mid);
+    if (mid.ptr)
+        member = scenario_members_find_hashed(c->members, mid, mhash);
     if (out)
         scenario_result_append(set, e, &c->event, member, ts_us, &c->dates, out, success);
     else

@@ -108,14 +108,27 @@ void scenario_members_put(scenario_members *m, sl_view id, sl_view object)
     sl_buf_append(&m->arena, object.ptr, object.len);
 }
 
-sl_view scenario_members_find(const scenario_members *m, sl_view id)
+uint64_t scenario_members_prefetch(const scenario_members *m, sl_view id)
+{
+    uint64_t h = hash_bytes(id.ptr, id.len);
+    if (m->cap)
+        __builtin_prefetch(&m->slots[(size_t)h & (m->cap - 1)]);
+    return h;
+}
+
+sl_view scenario_members_find_hashed(const scenario_members *m, sl_view id, uint64_t hash)
 {
     if (!m->n || id.len == 0)
         return SL_VIEW_NULL;
-    const scenario_member_slot *s = find_slot(m, id, hash_bytes(id.ptr, id.len));
+    const scenario_member_slot *s = find_slot(m, id, hash);
     if (s->key_len == 0)
         return SL_VIEW_NULL;
     return (sl_view){ m->arena.data + s->value_at, s->value_len };
+}
+
+sl_view scenario_members_find(const scenario_members *m, sl_view id)
+{
+    return scenario_members_find_hashed(m, id, hash_bytes(id.ptr, id.len));
 }
 
 bool scenario_member_id(sl_view value, sl_buf *scratch, sl_view *id)

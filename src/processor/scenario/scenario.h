@@ -105,6 +105,13 @@ void scenario_members_free(scenario_members *m);
 void scenario_members_put(scenario_members *m, sl_view id, sl_view object);
 /* The enrichment object of id, or an empty view. */
 sl_view scenario_members_find(const scenario_members *m, sl_view id);
+/*
+ * The same in two steps, for the per-event path: prefetch starts loading
+ * id's slot (the table is usually out of cache by the next event) and
+ * returns its hash; find_hashed, some work later, looks it up.
+ */
+uint64_t scenario_members_prefetch(const scenario_members *m, sl_view id);
+sl_view scenario_members_find_hashed(const scenario_members *m, sl_view id, uint64_t hash);
 
 /*
  * The member id of an event's memberId value (a raw JSON value): a
