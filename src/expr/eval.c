@@ -578,20 +578,63 @@ static void eval_value(eval_ctx *c, uint32_t idx, sl_expr_value *out)
     }
 }
 
+/*
+ * Would evaluating node idx read an object not scanned yet? Only a field
+ * operand of a comparison or has() is looked at; anything else counts as
+ * ready.
+ */
+static bool needs_scan(const eval_ctx *c, uint32_t idx)
+{
+    const expr_node *n = &c->e->nodes[idx];
+    const expr_node *nodes = c->e->nodes;
+    const sl_expr_slot *slots = c->scan->slots;
+    if (n->kind == EK_HAS)
+        return slots[c->e->fields[n->a].key].object < 0;
+    if (n->kind != EK_CMP)
+        return false;
+    return (nodes[n->a].kind == EK_FIELD && slots[c->e->fields[nodes[n->a].a].key].object < 0) ||
+           (nodes[n->b].kind == EK_FIELD && slots[c->e->fields[nodes[n->b].a].key].object < 0);
+}
+
+/*
+ * && and || over their operands. Evaluation has no effects, so the order
+ * is free: while objects remain unscanned (the member record), operands
+ * whose fields are already found go first, and when one of them decides
+ * the result the record is never read. `stop` is the value that decides
+ * (false for &&, true for ||).
+ */
+static bool eval_logic(eval_ctx *c, const expr_node *n, bool stop)
+{
+    const uint32_t *kids = c->e->kids + n->a;
+    if (c->scan->scanned >= c->scan->nobjects) {
+        for (uint32_t i = 0; i < n->b; i++)
+            if (eval_bool(c, kids[i]) == stop)
+                return stop;
+        return !stop;
+    }
+    uint64_t later = 0; /* operands (of the first 64) put off */
+    for (uint32_t i = 0; i < n->b; i++) {
+        if (i < 64 && needs_scan(c, kids[i])) {
+            later |= UINT64_C(1) << i;
+            continue;
+        }
+        if (eval_bool(c, kids[i]) == stop)
+            return stop;
+    }
+    for (; later; later &= later - 1)
+        if (eval_bool(c, kids[__builtin_ctzll(later)]) == stop)
+            return stop;
+    return !stop;
+}
+
 static bool eval_bool(eval_ctx *c, uint32_t idx)
 {
     const expr_node *n = &c->e->nodes[idx];
     switch (n->kind) {
     case EK_AND:
-        for (uint32_t i = 0; i < n->b; i++)
-            if (!eval_bool(c, c->e->kids[n->a + i]))
-                return false;
-        return true;
+        return eval_logic(c, n, false);
     case EK_OR:
-        for (uint32_t i = 0; i < n->b; i++)
-            if (eval_bool(c, c->e->kids[n->a + i]))
-                return true;
-        return false;
+        return eval_logic(c, n, true);
     case EK_NOT:
         return !eval_bool(c, n->a);
     case EK_CMP:

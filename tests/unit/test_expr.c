@@ -361,6 +361,41 @@ Test(expr, fields_are_looked_up_in_each_object_in_order)
     sl_expr_free(e);
 }
 
+/*
+ * && and || evaluate operands whose fields are already found before those
+ * that need the member record read: the results must be those of the
+ * operands taken one by one, whatever the order they are written in.
+ */
+Test(expr, logic_over_two_objects_agrees_with_its_operands)
+{
+    static const char *const ops[] = { "h >= 9", "age > 20", "has(gender)", "m.y == 2",
+                                       "!(age < 30)", "h < 9 || age == 30" };
+    static const char *const events[] = { "{\"h\":10}", "{\"h\":5}", "{\"h\":10,\"age\":40}",
+                                          "{}" };
+    static const char *const members[] = { "{\"age\":30,\"gender\":\"M\",\"m\":{\"y\":2}}",
+                                           "{\"age\":10}", NULL };
+    enum { NOPS = sizeof ops / sizeof ops[0] };
+    char src[256];
+    for (size_t ev = 0; ev < sizeof events / sizeof events[0]; ev++)
+        for (size_t mb = 0; mb < sizeof members / sizeof members[0]; mb++) {
+            bool one[NOPS];
+            for (size_t i = 0; i < NOPS; i++)
+                one[i] = eval_objects(ops[i], events[ev], members[mb]);
+            for (size_t i = 0; i < NOPS; i++)
+                for (size_t j = 0; j < NOPS; j++)
+                    for (size_t k = 0; k < NOPS; k++) {
+                        snprintf(src, sizeof src, "(%s) && (%s) && (%s)", ops[i], ops[j], ops[k]);
+                        cr_assert_eq(eval_objects(src, events[ev], members[mb]),
+                                     one[i] && one[j] && one[k], "%s over %s / %s", src,
+                                     events[ev], members[mb] ? members[mb] : "none");
+                        snprintf(src, sizeof src, "(%s) || (%s) || !(%s)", ops[i], ops[j], ops[k]);
+                        cr_assert_eq(eval_objects(src, events[ev], members[mb]),
+                                     one[i] || one[j] || !one[k], "%s over %s / %s", src,
+                                     events[ev], members[mb] ? members[mb] : "none");
+                    }
+        }
+}
+
 Test(expr, duplicate_keys_last_one_wins_as_in_sl_json_get)
 {
     HOLDS("a == 2", "{\"a\":1,\"a\":2}");
