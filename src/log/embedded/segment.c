@@ -451,10 +451,49 @@ static int reader_window(scan_reader *r, int64_t pos, size_t n, int64_t end,
     return 0;
 }
 
+/*
+ * Check a batch's CRC reading it in pieces of the reader's size, for a
+ * batch longer than that: a scan that only checks (recovery, at every
+ * open) then copies each byte once into a buffer that stays in cache,
+ * instead of into a buffer as large as the largest batch. head receives
+ * the batch's first LOG_SCAN_HEAD bytes (or all of it) for the callback.
+ */
+static int crc_in_pieces(scan_reader *r, int64_t pos, const log_batch_header *h, int64_t end,
+                         uint8_t head[LOG_SCAN_HEAD], log_batch_status *st)
+{
+    uint32_t crc = 0;
+    for (size_t off = 0; off < h->length;) {
+        size_t n = h->length - off < r->cap ? h->length - off : r->cap;
+        const uint8_t *p;
+        size_t avail;
+        int rc = reader_window(r, pos + (int64_t)off, n, end, &p, &avail);
+        if (rc)
+            return rc;
+        if (avail < n) {
+            *st = LOG_BATCH_TORN;
+            return 0;
+        }
+        if (off == 0) {
+            memcpy(head, p, n < LOG_SCAN_HEAD ? n : LOG_SCAN_HEAD);
+            crc = sl_crc32c(0, p + CRC_START, n - CRC_START);
+        } else {
+            crc = sl_crc32c(crc, p, n);
+        }
+        off += n;
+    }
+    *st = crc == h->crc ? LOG_BATCH_OK : LOG_BATCH_BAD_CRC;
+    return 0;
+}
+
+/* The reader's size when the scan only checks (crc_in_pieces): within a
+   core's L2 cache. */
+#define SCAN_PIECE (256u << 10)
+
 int log_segment_scan(int fd, int64_t pos, int64_t end, int64_t next_offset, unsigned flags,
                      log_scan_fn fn, void *arg, log_scan *out)
 {
-    scan_reader r = { .fd = fd, .cap = 1u << 20 };
+    scan_reader r = { .fd = fd, .cap = (flags & LOG_SCAN_DECODE) ? 1u << 20 : SCAN_PIECE };
+    uint8_t head[LOG_SCAN_HEAD];
     ZSTD_DCtx *dctx = NULL;
     sl_buf plain = SL_BUF_INIT;
     sl_message *msgs = NULL;
@@ -485,15 +524,20 @@ int log_segment_scan(int fd, int64_t pos, int64_t end, int64_t next_offset, unsi
         log_batch_status st = log_batch_header_parse(p, avail, &h);
         if (st == LOG_BATCH_OK && h.length > (uint64_t)(end - pos))
             st = LOG_BATCH_TORN;
-        if (st == LOG_BATCH_OK) {
+        if (st == LOG_BATCH_OK && !(flags & LOG_SCAN_DECODE) && h.length > r.cap) {
+            rc = crc_in_pieces(&r, pos, &h, end, head, &st);
+            if (rc)
+                goto done;
+            p = head;
+        } else if (st == LOG_BATCH_OK) {
             rc = reader_window(&r, pos, h.length, end, &p, &avail);
             if (rc)
                 goto done;
             if (avail < h.length)
                 st = LOG_BATCH_TORN;
+            if (st == LOG_BATCH_OK)
+                st = log_batch_check_crc(p, &h);
         }
-        if (st == LOG_BATCH_OK)
-            st = log_batch_check_crc(p, &h);
         if (st == LOG_BATCH_OK && h.base_offset != out->next_offset)
             st = LOG_BATCH_BAD_OFFSET;
         if (st == LOG_BATCH_OK && (flags & LOG_SCAN_DECODE)) {

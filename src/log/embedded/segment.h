@@ -123,9 +123,13 @@ typedef struct log_scan {
     log_batch_status stop; /* LOG_BATCH_OK: stopped at exactly the end */
 } log_scan;
 
-/* Called for each valid batch; a non-zero return stops the scan with it. */
+/* Called for each valid batch; a non-zero return stops the scan with it.
+   batch holds the whole batch with LOG_SCAN_DECODE, and at least its
+   header and producer key (the first LOG_SCAN_HEAD bytes, or the whole
+   batch if shorter) without. */
 typedef int (*log_scan_fn)(void *arg, const log_batch_header *h, int64_t pos,
                            const uint8_t *batch);
+#define LOG_SCAN_HEAD (LOG_BATCH_HEADER_SIZE + 1 + LOG_PRODUCER_KEY_MAX)
 
 enum { LOG_SCAN_DECODE = 1 }; /* also decompress and decode every record */
 
