@@ -106,9 +106,11 @@ int sl_log_append(sl_log *log, const char *topic, const sl_record *records, size
 /*
  * sl_log_append with an idempotency key (1 to 255 bytes) chosen by the
  * sender, the same on every retry of one request. The key is stored with
- * each batch the call writes; a later call with the same key and the same
- * number of records for a partition is not written again, and its callback
- * reports the offsets of the original. Keyless records follow the key's
+ * each batch the call writes; a later call with the same key is not
+ * written again to a partition that holds the key, and its callback
+ * reports the offsets of the original. The first copy stands even when the
+ * retry's records differ (a replay under other conditions): records past
+ * the original's count get offset -1, and a warning names the key. Keyless records follow the key's
  * murmur2 partition, so a retry lands where the original did. The embedded
  * log remembers the keys of its active segments and the last 65,536 keyed
  * batches per partition, across restarts.

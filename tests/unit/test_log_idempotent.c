@@ -122,6 +122,28 @@ Test(idempotent, a_retry_gets_the_original_offsets_and_writes_nothing)
     sl_log_close(log);
 }
 
+/* A replay that computes other records under the same key (a scenario
+   edited between a crash and the restart) keeps the first copy. */
+Test(idempotent, a_retry_with_other_records_keeps_the_first_copy)
+{
+    sl_log *log = open_log();
+    sl_record two[2] = { rec("k", "1"), rec("k", "2") };
+    sl_record three[3] = { rec("k", "1"), rec("k", "2"), rec("k", "3") };
+    sl_record one[1] = { rec("k", "9") };
+    result first, more, fewer;
+    append_key(log, "range-0", two, 2, &first);
+    cr_assert_eq(total_end(log), 2);
+    append_key(log, "range-0", three, 3, &more);
+    cr_assert_eq(total_end(log), 2, "a longer replay was written again");
+    cr_assert_eq(more.offsets[0], first.offsets[0]);
+    cr_assert_eq(more.offsets[1], first.offsets[1]);
+    cr_assert_eq(more.offsets[2], -1, "a record the original did not hold has no offset");
+    append_key(log, "range-0", one, 1, &fewer);
+    cr_assert_eq(total_end(log), 2, "a shorter replay was written again");
+    cr_assert_eq(fewer.offsets[0], first.offsets[0]);
+    sl_log_close(log);
+}
+
 Test(idempotent, keyless_records_follow_the_key)
 {
     sl_log *log = open_log();

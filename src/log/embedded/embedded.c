@@ -221,7 +221,7 @@ static int embedded_append(sl_log *base, const char *topic, const sl_record *rec
     size_t ntouch_max = n < nparts ? n : nparts;
     if (idem_key.len > LOG_PRODUCER_KEY_MAX)
         return SL_ERR_TOOBIG;
-    size_t sz = sizeof *pd + n * sizeof(int64_t) + ntouch_max * sizeof(int64_t) +
+    size_t sz = sizeof *pd + n * sizeof(int64_t) + 2 * ntouch_max * sizeof(int64_t) +
                 ntouch_max * sizeof(touched) +
                 ntouch_max * sizeof(log_partition *) + n * sizeof(int32_t) +
                 n * sizeof(uint32_t) + ((size_t)nparts + 1) * sizeof(uint32_t);
@@ -232,7 +232,8 @@ static int embedded_append(sl_log *base, const char *topic, const sl_record *rec
     pd->offsets = (int64_t *)mem;
     mem += n * sizeof(int64_t);
     int64_t *dup_base = (int64_t *)mem; /* per touched partition: -1, or the retried batch */
-    mem += ntouch_max * sizeof(int64_t);
+    int64_t *dup_count = dup_base + ntouch_max; /* ... and its record count */
+    mem += 2 * ntouch_max * sizeof(int64_t);
     touched *tv = (touched *)mem;
     mem += ntouch_max * sizeof(touched);
     pd->touched = (log_partition **)mem;
@@ -310,15 +311,22 @@ static int embedded_append(sl_log *base, const char *topic, const sl_record *rec
     /* Write under the locks of every touched partition, in ascending order. */
     for (; nlocked < pd->ntouched; nlocked++)
         pthread_mutex_lock(&tv[nlocked].p->lock);
-    /* A batch this key already wrote (a retry) is not written again. */
+    /* A batch this key already wrote (a retry) is not written again, even
+       when the retry's records differ: a replay computed under other
+       conditions (a scenario edited between a crash and the restart) must
+       not add a second copy. The first copy stands. */
     for (size_t k = 0; k < pd->ntouched; k++) {
         int64_t b;
         uint32_t cnt;
         dup_base[k] = -1;
-        if (idem_key.len && log_producers_find(&tv[k].p->producers, idem_key, &b, &cnt) &&
-            cnt == tv[k].count) {
+        if (idem_key.len && log_producers_find(&tv[k].p->producers, idem_key, &b, &cnt)) {
             dup_base[k] = b;
+            dup_count[k] = cnt;
             pd->bytes -= (int64_t)tv[k].len;
+            if (cnt != tv[k].count)
+                SL_WARN(TAG, "%s: a retry of idempotency key '%.*s' holds %u records, the "
+                        "original %u: the original is kept", tv[k].p->label,
+                        (int)idem_key.len, idem_key.ptr, (unsigned)tv[k].count, cnt);
         }
     }
     for (; nwritten < pd->ntouched; nwritten++) {
@@ -344,8 +352,10 @@ static int embedded_append(sl_log *base, const char *topic, const sl_record *rec
             log_partition_publish_locked(p, (uint8_t *)enc.data + tv[k].start, tv[k].len);
             log_producers_insert(&p->producers, idem_key, base_offset, tv[k].count);
         }
+        /* A retry's records past the original's count were not stored: -1. */
         for (uint32_t j = 0; j < tv[k].count; j++)
-            pd->offsets[idx[tv[k].first + j]] = base_offset + j;
+            pd->offsets[idx[tv[k].first + j]] =
+                dup_base[k] >= 0 && j >= dup_count[k] ? -1 : base_offset + j;
         if (log->fsync == SL_FSYNC_ALWAYS && dup_base[k] < 0) {
             int err = log_fsync_fd(log, p->segs[p->nsegs - 1]->fd);
             if (err) {
