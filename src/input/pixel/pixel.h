@@ -118,11 +118,12 @@ sl_pixel *sl_pixel_new(sl_log *log);
 void sl_pixel_free(sl_pixel *px); /* NULL-safe */
 
 /*
- * Answer one pixel request (any method; only GET is accepted). Blocks until
- * the event (or, for a refused request, its _dlq envelope) is durable, then
- * sets resp: 200 + GIF, 400 with {"error","reason","offset"}, 405, 404 when
+ * Answer one pixel request (any method; only GET is accepted). A GET
+ * suspends the request (sl_http_suspend) and is answered from the log's
+ * completion once the event (or, for a refused request, its _dlq envelope)
+ * is durable: 200 + GIF, 400 with {"error","reason","offset"}, 404 when
  * web.raw is not declared, 503 + Retry-After when the log cannot accept.
- * cfg is the config in force (retry_after).
+ * Other methods get 405 at once. cfg is the config in force (retry_after).
  */
 void sl_pixel_handle(sl_pixel *px, const sl_config *cfg, sl_http_request *req,
                      sl_http_response *resp);
