@@ -15,7 +15,7 @@ ONLY=${BENCH_ONLY:-}
 WORK=$(mktemp -d -t sluice-bench.XXXXXX)
 PID=
 MORE_PIDS=()   # W8: workers and the mock cluster
-trap '[ -n "$PID" ] && kill -TERM "$PID" 2>/dev/null; for p in "${MORE_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$WORK"' EXIT
+trap '[ -n "$PID" ] && kill -TERM "$PID" 2>/dev/null; for p in "${MORE_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$WORK"' EXIT
 
 want() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
 say() { echo "bench: $*" >&2; }
