@@ -1,6 +1,9 @@
 /*
  * server.h - the small HTTP server layer under the collector and admin
- * listeners, over libmicrohttpd.
+ * listeners, with two engines behind one API: libmicrohttpd
+ * (sl_http_server_start, the admin listener) and a hand-written HTTP/1.1
+ * epoll engine (sl_http_server_start_epoll, the collector), whose cost per
+ * request is a read, a write and the handlers' own work.
  *
  * A listener has two callbacks. on_headers runs once the request line and
  * headers are in, before any body byte is read: it may answer at once (401,
@@ -72,6 +75,16 @@ typedef struct sl_http_handlers {
  */
 int sl_http_server_start(const char *tag, const char *listen, int threads,
                          const sl_http_handlers *handlers, sl_http_server **out);
+/*
+ * The same over the epoll engine (server_epoll.c): threads workers (at
+ * least 1), each with its own epoll set, sharing one listening socket.
+ * HTTP/1.0 and 1.1, keep-alive, pipelining, Content-Length and chunked
+ * bodies, Expect: 100-continue; headers up to 16 KiB (431 beyond), at most
+ * 100 of them; idle connections closed after 120 s, incomplete requests
+ * after 60 s; at most 2048 connections.
+ */
+int sl_http_server_start_epoll(const char *tag, const char *listen, int threads,
+                               const sl_http_handlers *handlers, sl_http_server **out);
 int sl_http_server_port(const sl_http_server *srv);
 /*
  * Answer later (from on_request only, on a server with worker threads):

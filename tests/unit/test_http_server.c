@@ -2,7 +2,8 @@
  * test_http_server.c - the HTTP server layer: answers given at once, and
  * answers given later by sl_http_resume (from another thread, or before
  * the suspending handler has even returned), on a pool of epoll workers;
- * on_done sees every answer; stop waits for suspended requests.
+ * on_done sees every answer; stop waits for suspended requests. Every
+ * test runs against both engines: libmicrohttpd and server_epoll.c.
  */
 #include "http/server.h"
 #include "core/alloc.h"
@@ -94,7 +95,7 @@ static void on_done(void *arg, sl_http_request *req, const sl_http_response *res
         atomic_fetch_add(&done_200, 1);
 }
 
-static sl_http_server *start(void)
+static sl_http_server *start(bool epoll)
 {
     atomic_store(&done_count, 0);
     atomic_store(&done_200, 0);
@@ -103,7 +104,9 @@ static sl_http_server *start(void)
     sl_http_handlers h = { .on_headers = on_headers, .on_request = on_request,
                            .on_done = on_done };
     sl_http_server *srv = NULL;
-    cr_assert_eq(sl_http_server_start("test", "127.0.0.1:0", 2, &h, &srv), 0);
+    int rc = epoll ? sl_http_server_start_epoll("test", "127.0.0.1:0", 2, &h, &srv)
+                   : sl_http_server_start("test", "127.0.0.1:0", 2, &h, &srv);
+    cr_assert_eq(rc, 0);
     cr_assert_gt(sl_http_server_port(srv), 0);
     return srv;
 }
@@ -149,9 +152,9 @@ static int get(int fd, const char *target, char *body, size_t cap)
 
 /* ---- tests ------------------------------------------------------------------- */
 
-Test(http_server, answers_now_later_inline_on_one_connection)
+static void answers_now_later_inline_on_one_connection(bool epoll)
 {
-    sl_http_server *srv = start();
+    sl_http_server *srv = start(epoll);
     int fd = connect_to(sl_http_server_port(srv));
     char body[256];
     for (int i = 0; i < 20; i++) {
@@ -196,9 +199,9 @@ static void *client(void *arg)
 }
 
 /* More waiting connections than worker threads: none blocks another. */
-Test(http_server, many_suspended_connections_on_two_workers)
+static void many_suspended_connections_on_two_workers(bool epoll)
 {
-    sl_http_server *srv = start();
+    sl_http_server *srv = start(epoll);
     enum { CLIENTS = 32, EACH = 10 };
     pthread_t t[CLIENTS];
     client_arg args[CLIENTS];
@@ -233,9 +236,9 @@ static void *slow_client(void *arg)
 }
 
 /* Stopping while a request is suspended waits for its resume. */
-Test(http_server, stop_waits_for_suspended_requests)
+static void stop_waits_for_suspended_requests(bool epoll)
 {
-    sl_http_server *srv = start();
+    sl_http_server *srv = start(epoll);
     int status[2] = { sl_http_server_port(srv), 0 };
     pthread_t t;
     pthread_create(&t, NULL, slow_client, status);
@@ -247,4 +250,31 @@ Test(http_server, stop_waits_for_suspended_requests)
     sl_http_server_stop(srv);
     cr_assert_eq(atomic_load(&resumed_count), 1, "stop returned before the resume");
     pthread_join(t, NULL);
+}
+
+/* ---- each test, on each engine -------------------------------------------------- */
+
+Test(http_server, mhd_answers_now_later_inline_on_one_connection)
+{
+    answers_now_later_inline_on_one_connection(false);
+}
+Test(http_server, epoll_answers_now_later_inline_on_one_connection)
+{
+    answers_now_later_inline_on_one_connection(true);
+}
+Test(http_server, mhd_many_suspended_connections_on_two_workers)
+{
+    many_suspended_connections_on_two_workers(false);
+}
+Test(http_server, epoll_many_suspended_connections_on_two_workers)
+{
+    many_suspended_connections_on_two_workers(true);
+}
+Test(http_server, mhd_stop_waits_for_suspended_requests)
+{
+    stop_waits_for_suspended_requests(false);
+}
+Test(http_server, epoll_stop_waits_for_suspended_requests)
+{
+    stop_waits_for_suspended_requests(true);
 }
