@@ -233,7 +233,7 @@ static void append_then_answer(pixel_pending *p, const char *topic, const sl_rec
  * appends wait for their fsync, so batches grow with the load and no
  * linger delay is ever added.
  */
-#define PIXEL_MAX_INFLIGHT 2
+#define PIXEL_MAX_INFLIGHT 8
 
 typedef struct hit_flight {
     sl_pixel *px;
