@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,13 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+/* The test clients write to sockets the server may have closed (an error
+   answer closes the connection): an EPIPE, not a death, as in `sluice run`. */
+__attribute__((constructor)) static void ignore_sigpipe(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+}
 
 static void sleep_ms(int ms)
 {

@@ -17,6 +17,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,9 @@ static char bootstrap[512];
 static void setup(void)
 {
     char err[256];
+    /* As `sluice run` does: the mock brokers write to sockets that clients
+       have closed, and SIGPIPE would kill the test process. */
+    signal(SIGPIPE, SIG_IGN);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err);
     host = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
